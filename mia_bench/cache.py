@@ -1,0 +1,139 @@
+"""Content-addressed cache for expensive artefacts (worlds, trained targets, shadow models).
+
+Keys are hashes of canonical JSON of everything that determines the artefact. A cache
+entry is a directory with a ``manifest.json`` listing each file's size and sha256;
+entries are built in a ``.partial`` sibling and moved into place atomically, so a killed
+build never leaves an entry that looks complete, and a corrupted (e.g. truncated) file
+is detected on load and the entry rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import CorruptCacheError
+
+log = logging.getLogger(__name__)
+MANIFEST = "manifest.json"
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("MIA_BENCH_CACHE")
+    if env:
+        return Path(env).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mia-bench"
+
+
+def stable_hash(obj: Any, length: int = 16) -> str:
+    """sha256 of canonical JSON (sorted keys): equal content -> equal key, across runs."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def write_manifest(directory: Path, meta: dict | None = None) -> None:
+    directory = Path(directory)
+    files = {}
+    for p in sorted(directory.rglob("*")):
+        if p.is_file() and p.name != MANIFEST:
+            files[str(p.relative_to(directory))] = {"size": p.stat().st_size, "sha256": file_sha256(p)}
+    atomic_write_json(directory / MANIFEST, {"files": files, "meta": meta or {}})
+
+
+def verify_manifest(directory: Path, check_hashes: bool = True) -> dict:
+    """Raise :class:`CorruptCacheError` if any listed file is missing, resized or altered."""
+    directory = Path(directory)
+    try:
+        manifest = json.loads((directory / MANIFEST).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CorruptCacheError(f"cache entry {directory} has no readable manifest ({exc})") from None
+    for rel, want in manifest["files"].items():
+        p = directory / rel
+        if not p.is_file():
+            raise CorruptCacheError(f"cache entry {directory} is missing {rel}")
+        if p.stat().st_size != want["size"]:
+            raise CorruptCacheError(
+                f"cache file {p} has {p.stat().st_size} bytes, expected {want['size']} (truncated or altered)"
+            )
+        if check_hashes and file_sha256(p) != want["sha256"]:
+            raise CorruptCacheError(f"cache file {p} fails its sha256 check (altered or corrupted)")
+    return manifest
+
+
+class Cache:
+    """A cache root with one folder per artefact kind: ``root/KIND/KEY/``."""
+
+    def __init__(self, root: Path | str | None = None):
+        self.root = Path(root) if root is not None else default_cache_dir()
+
+    def entry(self, kind: str, key: str) -> Path:
+        return self.root / kind / key
+
+    def partial(self, kind: str, key: str) -> Path:
+        """Work folder of an entry being built; kept across a crash so builds can resume."""
+        return self.root / kind / f"{key}.partial"
+
+    def has(self, kind: str, key: str) -> bool:
+        try:
+            verify_manifest(self.entry(kind, key), check_hashes=False)
+            return True
+        except CorruptCacheError:
+            return False
+
+    def get_or_build(self, kind: str, key: str, build: Callable[[Path], dict | None]) -> Path:
+        """Return the verified entry, building it with ``build(work_dir)`` if absent or corrupt.
+
+        ``build`` writes files into ``work_dir`` (which may hold a previous, interrupted
+        attempt's files so it can resume) and may return metadata for the manifest.
+        """
+        final = self.entry(kind, key)
+        if final.exists():
+            try:
+                verify_manifest(final)
+                return final
+            except CorruptCacheError as exc:
+                log.warning("%s; rebuilding it", exc)
+                shutil.rmtree(final)
+        work = self.partial(kind, key)
+        work.mkdir(parents=True, exist_ok=True)
+        meta = build(work)
+        write_manifest(work, meta)
+        os.replace(work, final)
+        return final

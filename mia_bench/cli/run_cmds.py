@@ -1,0 +1,68 @@
+"""Commands that run benchmarks or render their results: run, leaderboard."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from . import cli
+from .options import selection_options, selection_plan
+
+
+def _print_board(out_dir: Path, records: list[dict], as_json: bool, plots: bool) -> None:
+    from ..leaderboard import render_terminal, to_json, write_leaderboard
+
+    tracks = write_leaderboard(out_dir, records, plots=plots)
+    if as_json:
+        click.echo(json.dumps(to_json(tracks), indent=2, default=str))
+    else:
+        render_terminal(tracks)
+        click.echo(f"Leaderboard written to {out_dir}/leaderboard.md (.csv, .json)" + (", plots/" if plots else ""))
+
+
+@cli.command("run")
+@selection_options
+@click.option("--out", "-o", type=click.Path(path_type=Path), default=None, help="Results folder (default runs/SUITE).")
+@click.option("--cache", type=click.Path(path_type=Path), default=None, help="Cache folder (default $MIA_BENCH_CACHE or ~/.cache/mia-bench).")
+@click.option("--n-boot", type=int, default=None, help="Bootstrap resamples for CIs.")
+@click.option("--rerun", is_flag=True, help="Recompute cells whose results already exist.")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@click.option("--no-plots", is_flag=True, help="Skip ROC and histogram plots.")
+@click.option("--json", "as_json", is_flag=True, help="Print the leaderboard as JSON.")
+def run_cmd(out, cache, n_boot, rerun, no_progress, no_plots, as_json, **selection) -> None:
+    """Run a suite (default: quick) and print its leaderboard. Interrupted runs resume."""
+    from ..cache import Cache
+    from ..results import load_records
+    from ..runner import RunConfig, Runner
+
+    plan, suite = selection_plan(**selection)
+    out = out or Path("runs") / suite["name"]
+    config = RunConfig(out_dir=out, cache=Cache(cache), n_boot=n_boot or suite.get("n_boot", 1000),
+                       progress=not no_progress, rerun=rerun)
+    summary = Runner(plan, config).run()
+    keys = {c.key(plan.attack(c).version) for c in plan.cells}
+    records = [r for r in load_records(out) if r.get("key") in keys]  # this plan's cells only
+    if not as_json:
+        click.echo(f"{len(summary.finished)} cells run, {len(summary.resumed)} resumed from {out}, "
+                   f"{len(summary.errors)} failed, in {summary.seconds:.1f} s")
+    _print_board(out, records, as_json, plots=not no_plots)
+    if summary.errors and not as_json:
+        for key, err in summary.errors.items():
+            click.secho(f"  failed cell {key}: {err}", fg="red", err=True)
+
+
+@cli.command("leaderboard")
+@click.option("--out", "-o", type=click.Path(path_type=Path, exists=True), default=Path("runs/quick"),
+              help="Results folder of a run.")
+@click.option("--no-plots", is_flag=True, help="Skip plots.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def leaderboard_cmd(out, no_plots, as_json) -> None:
+    """Re-render the leaderboard (tables and plots) from a run's saved results."""
+    from ..results import load_records
+
+    records = load_records(out)
+    if not records:
+        raise click.ClickException(f"No results under {out}/cells. Run `mia-bench run --out {out}` first.")
+    _print_board(out, records, as_json, plots=not no_plots)

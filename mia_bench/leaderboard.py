@@ -1,0 +1,229 @@
+"""Leaderboards: result records grouped into tracks and rendered for people and machines.
+
+A track is one threat model on one dataset: (dataset, membership unit, what the attack
+sends). Rows within a track are ranked by AUC; null-target rows (controls) and
+model-free rows (the blind baseline) are listed after the attacks, since they certify
+the benchmark rather than compete on it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .cache import atomic_write_json, atomic_write_text
+
+
+@dataclass
+class Row:
+    key: str
+    attack: str
+    target: str
+    defense: str
+    seed: int
+    control: bool
+    model_free: bool
+    biometric: bool
+    auc: float | None = None
+    auc_ci: tuple | None = None
+    tpr_1: float | None = None
+    tpr_01: float | None = None
+    accuracy: float | None = None
+    decision_accuracy: float | None = None
+    seconds_per_query: float | None = None
+    queries: int | None = None
+    shadow_models: int = 0
+    n: str = ""
+    error: str | None = None
+
+
+@dataclass
+class Track:
+    key: str
+    title: str
+    rows: list[Row] = field(default_factory=list)
+
+
+def _threat(record: dict) -> str:
+    tm = record.get("threat_model", {})
+    if tm.get("model_free"):
+        return "model-free"
+    return "biometric" if tm.get("biometric_data_sent") else "text-only"
+
+
+THREAT_TITLES = {"text-only": "text-only queries", "biometric": "queries with the person's media"}
+
+
+def _row(record: dict) -> Row:
+    cell = record["cell"]
+    tm = record.get("threat_model", {})
+    row = Row(
+        key=record.get("key", ""),
+        attack=cell["attack"],
+        target=record.get("target_label", cell["target"]),
+        defense=cell["defense"],
+        seed=cell["seed"],
+        control=cell.get("control") == "null",
+        model_free=bool(tm.get("model_free")),
+        biometric=bool(tm.get("biometric_data_sent")),
+    )
+    if record.get("status") != "ok":
+        row.error = record.get("error", "error")
+        return row
+    m, cost, split = record["metrics"], record["cost"], record["split"]
+    row.auc, row.auc_ci = m["auc"], tuple(m["auc_ci"])
+    row.tpr_1, row.tpr_01 = m["tpr_at_1fpr"], m["tpr_at_01fpr"]
+    row.accuracy, row.decision_accuracy = m["balanced_accuracy"], m.get("decision_accuracy")
+    row.seconds_per_query = cost["seconds_per_query"]
+    row.queries = cost["target_queries_total"]
+    row.shadow_models = cost["shadow_models_trained"]
+    row.n = f"{split['n_members']}/{split['n_nonmembers']}"
+    return row
+
+
+def build_tracks(records: list[dict]) -> list[Track]:
+    tracks: dict[str, Track] = {}
+    model_free = []
+    for rec in records:
+        cell = rec["cell"]
+        threat = _threat(rec)
+        if threat == "model-free":
+            model_free.append(rec)
+            continue
+        key = f"{cell['dataset']}|{cell['unit']}|{threat}"
+        title = f"{cell['dataset']} · {cell['unit']}-level · {THREAT_TITLES[threat]}"
+        tracks.setdefault(key, Track(key, title)).rows.append(_row(rec))
+    for rec in model_free:  # the blind control appears in every track of its dataset and unit
+        cell = rec["cell"]
+        homes = [t for t in tracks.values() if t.key.startswith(f"{cell['dataset']}|{cell['unit']}|")]
+        if not homes:
+            key = f"{cell['dataset']}|{cell['unit']}|model-free"
+            homes = [tracks.setdefault(key, Track(key, f"{cell['dataset']} · {cell['unit']}-level · model-free"))]
+        for track in homes:
+            track.rows.append(_row(rec))
+    for track in tracks.values():
+        track.rows = _dedupe_model_free(track.rows)
+        track.rows.sort(key=lambda r: (r.model_free, r.control, r.error is not None, -(r.auc or 0)))
+    return [tracks[k] for k in sorted(tracks)]
+
+
+def _dedupe_model_free(rows: list[Row]) -> list[Row]:
+    """A model-free attack scores the same on every target: keep one row per (attack, seed)."""
+    seen, out = set(), []
+    for r in rows:
+        if r.model_free:
+            sig = (r.attack, r.seed, r.defense)
+            if sig in seen:
+                continue
+            seen.add(sig)
+            r.target = "(none: model-free)"
+        out.append(r)
+    return out
+
+
+# --- formatting --------------------------------------------------------------------
+def fmt(x: float | None, digits: int = 3) -> str:
+    return "n/r" if x is None else f"{x:.{digits}f}"
+
+
+def fmt_auc(row: Row) -> str:
+    if row.auc is None:
+        return "error"
+    lo, hi = row.auc_ci or (None, None)
+    return f"{row.auc:.3f} [{fmt(lo, 2)}, {fmt(hi, 2)}]"
+
+
+COLUMNS = ("attack", "target", "AUC [95% CI]", "TPR@1%", "TPR@0.1%", "acc", "s/query", "queries", "shadows", "biometric")
+
+
+def row_cells(row: Row, show_seed: bool) -> list[str]:
+    if row.error:
+        return [row.attack, row.target, "error: " + row.error[:60], "", "", "", "", "", "", ""]
+    acc = fmt(row.decision_accuracy if row.decision_accuracy is not None else row.accuracy)
+    cells = [
+        row.attack + (f" (seed {row.seed})" if show_seed else ""),
+        row.target + ("" if row.defense == "none" else f" +{row.defense}"),
+        fmt_auc(row),
+        fmt(row.tpr_1),
+        fmt(row.tpr_01),
+        acc,
+        f"{row.seconds_per_query:.4f}" if row.seconds_per_query is not None else "",
+        str(row.queries or 0),
+        str(row.shadow_models),
+        "yes" if row.biometric else "no",
+    ]
+    return cells
+
+
+def to_markdown(tracks: list[Track]) -> str:
+    out = []
+    for t in tracks:
+        show_seed = len({r.seed for r in t.rows}) > 1
+        out.append(f"### {t.title}\n")
+        out.append("| " + " | ".join(COLUMNS) + " |")
+        out.append("|" + "---|" * len(COLUMNS))
+        for r in t.rows:
+            out.append("| " + " | ".join(c.replace("|", "\\|") for c in row_cells(r, show_seed)) + " |")
+        out.append("")
+    out.append(NOTES)
+    return "\n".join(out)
+
+
+NOTES = (
+    "AUC with a stratified-bootstrap 95% CI. TPR@x% = largest TPR at FPR <= x%; n/r = not resolvable "
+    "(fewer than 1/x non-members). acc = balanced accuracy at the attack's own decision, else at the best "
+    "threshold. queries = target queries per cell (text + media + gradient forwards). biometric = whether the "
+    "attack sends the person's images/audio to the target. (null) = same recipe trained without the members: "
+    "a control that must sit at chance."
+)
+
+
+def to_csv(tracks: list[Track]) -> str:
+    buf = io.StringIO()
+    fields = ["track"] + list(Row.__dataclass_fields__)
+    writer = csv.DictWriter(buf, fieldnames=fields)
+    writer.writeheader()
+    for t in tracks:
+        for r in t.rows:
+            d = asdict(r)
+            d["auc_ci"] = json.dumps(d["auc_ci"])
+            writer.writerow({"track": t.title, **d})
+    return buf.getvalue()
+
+
+def to_json(tracks: list[Track]) -> list[dict]:
+    return [{"track": t.title, "key": t.key, "rows": [asdict(r) for r in t.rows]} for t in tracks]
+
+
+def render_terminal(tracks: list[Track], console=None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    for t in tracks:
+        show_seed = len({r.seed for r in t.rows}) > 1
+        table = Table(title=t.title, title_justify="left", expand=False, pad_edge=False)
+        for col in COLUMNS:
+            table.add_column(col, overflow="fold", no_wrap=col in ("AUC [95% CI]",))
+        for r in t.rows:
+            style = "dim" if (r.control or r.model_free) else ("red" if r.error else None)
+            table.add_row(*row_cells(r, show_seed), style=style)
+        console.print(table)
+    console.print(NOTES, style="dim")
+
+
+def write_leaderboard(out_dir: Path, records: list[dict], plots: bool = True) -> list[Track]:
+    """Write leaderboard.{md,csv,json} (+ plots/) under ``out_dir``; return the tracks."""
+    out_dir = Path(out_dir)
+    tracks = build_tracks(records)
+    atomic_write_text(out_dir / "leaderboard.md", "# Leaderboard\n\n" + to_markdown(tracks) + "\n")
+    atomic_write_text(out_dir / "leaderboard.csv", to_csv(tracks))
+    atomic_write_json(out_dir / "leaderboard.json", to_json(tracks))
+    if plots:
+        from .plots import plot_tracks
+
+        plot_tracks(out_dir, tracks)
+    return tracks

@@ -1,0 +1,211 @@
+"""The one metric module: every number on a leaderboard is computed here.
+
+Conventions: ``scores`` float64 ``(N,)``, higher = member; ``labels`` bool ``(N,)``,
+True = member. Definitions (used everywhere, tested against sklearn):
+
+- AUC: area under the ROC curve = P(s_member > s_nonmember) + 0.5 P(tie).
+- TPR at FPR = a: the largest TPR over ROC points whose FPR <= a. *Not resolvable*
+  (None) when there are fewer than 1/a non-members: the smallest non-zero FPR is then
+  above a and any number printed would be an artefact.
+- Balanced accuracy: (TPR + TNR) / 2, at the best threshold (LiRA's "accuracy") or at
+  the attack's own hard decisions when it makes them.
+- Confidence intervals: stratified bootstrap (members and non-members resampled
+  separately, class sizes kept), percentile interval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import numpy as np
+
+
+def _check(scores, labels) -> tuple[np.ndarray, np.ndarray]:
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    y = np.asarray(labels).reshape(-1)
+    if s.shape != y.shape:
+        raise ValueError(f"scores has {s.size} values but labels has {y.size}; they must match one-to-one")
+    if not np.all(np.isfinite(s)):
+        raise ValueError(f"scores contain {int((~np.isfinite(s)).sum())} NaN/inf values; all must be finite")
+    if y.dtype != bool:
+        if not np.all(np.isin(y, (0, 1))):
+            raise ValueError(f"labels must be bool or 0/1, got values {np.unique(y)[:5]}")
+        y = y.astype(bool)
+    if y.all() or not y.any():
+        raise ValueError(f"labels contain only {'members' if y.any() else 'non-members'} ({y.size}); both classes are needed")
+    return s, y
+
+
+def roc_curve(scores, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact ROC over all distinct thresholds, from (0, 0); ties form a single point.
+
+    Returns ``fpr, tpr, thresholds`` where point i predicts member iff score >= thresholds[i]
+    (thresholds[0] = +inf).
+    """
+    s, y = _check(scores, labels)
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    last_of_run = np.r_[np.nonzero(np.diff(s))[0], s.size - 1]
+    tp = np.cumsum(y)[last_of_run]
+    fp = (last_of_run + 1) - tp
+    tpr = np.r_[0.0, tp / y.sum()]
+    fpr = np.r_[0.0, fp / (~y).sum()]
+    return fpr, tpr, np.r_[np.inf, s[last_of_run]]
+
+
+def _average_ranks(s: np.ndarray) -> np.ndarray:
+    order = np.argsort(s, kind="mergesort")
+    sorted_s = s[order]
+    starts = np.r_[0, np.nonzero(np.diff(sorted_s))[0] + 1]
+    ends = np.r_[starts[1:], s.size]
+    avg = (starts + ends + 1) / 2.0  # 1-based average rank of each tie run
+    ranks = np.empty(s.size)
+    ranks[order] = np.repeat(avg, ends - starts)
+    return ranks
+
+
+def auc(scores, labels) -> float:
+    """Mann-Whitney AUC via average ranks, O(N log N)."""
+    s, y = _check(scores, labels)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    rank_sum = _average_ranks(s)[y].sum()
+    return float((rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def tpr_at_fpr(scores, labels, fpr: float) -> float | None:
+    """Largest TPR at FPR <= ``fpr``; None (not resolvable) with fewer than 1/fpr non-members."""
+    s, y = _check(scores, labels)
+    if (~y).sum() < 1.0 / fpr - 1e-9:
+        return None
+    f, t, _ = roc_curve(s, y)
+    return float(t[f <= fpr + 1e-12].max())
+
+
+def best_balanced_accuracy(scores, labels) -> tuple[float, float]:
+    """Max over thresholds of (TPR + TNR)/2 and the threshold (member iff score >= threshold)."""
+    f, t, thr = roc_curve(scores, labels)
+    bal = (t + 1 - f) / 2
+    i = int(np.argmax(bal))
+    return float(bal[i]), float(thr[i])
+
+
+def decision_metrics(decisions, labels) -> dict:
+    """Metrics of hard member/non-member calls: balanced and plain accuracy, precision, recall, fpr."""
+    d = np.asarray(decisions, dtype=bool).reshape(-1)
+    _, y = _check(np.zeros(d.size), labels)
+    tp, fp = int((d & y).sum()), int((d & ~y).sum())
+    recall, fpr = tp / y.sum(), fp / (~y).sum()
+    return {
+        "balanced_accuracy": float((recall + 1 - fpr) / 2),
+        "accuracy": float((d == y).mean()),
+        "precision": None if tp + fp == 0 else tp / (tp + fp),
+        "recall": float(recall),
+        "fpr": float(fpr),
+    }
+
+
+def _resample_indices(y: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    pos, neg = np.nonzero(y)[0], np.nonzero(~y)[0]
+    return np.concatenate(
+        [rng.choice(pos, (n_boot, pos.size)), rng.choice(neg, (n_boot, neg.size))], axis=1
+    )
+
+
+def bootstrap_ci(scores, labels, statistic: Callable, *, n_boot: int = 1000, confidence: float = 0.95,
+                 seed: int = 0) -> tuple[float | None, float | None]:
+    """Stratified bootstrap percentile interval of ``statistic(scores, labels)``; None results dropped."""
+    s, y = _check(scores, labels)
+    idx = _resample_indices(y, n_boot, np.random.default_rng(seed))
+    values = [statistic(s[i], y[i]) for i in idx]
+    values = np.array([v for v in values if v is not None], dtype=float)
+    if values.size == 0:
+        return None, None
+    return _percentiles(values, confidence)
+
+
+def _percentiles(values: np.ndarray, confidence: float) -> tuple[float, float]:
+    alpha = (1 - confidence) / 2
+    lo, hi = np.quantile(values, [alpha, 1 - alpha])
+    return float(lo), float(hi)
+
+
+def auc_bootstrap(scores, labels, n_boot: int = 1000, seed: int = 0) -> np.ndarray:
+    """``n_boot`` stratified-bootstrap AUCs, vectorised: a resample is a multinomial weight
+    vector over members and over non-members, and AUC = sum_ij w_i v_j [s_i > s_j] (+ ties/2)
+    computed from sorted non-member scores with cumulative weights."""
+    s, y = _check(scores, labels)
+    rng = np.random.default_rng(seed)
+    pos, neg = s[y], s[~y]
+    w_pos = rng.multinomial(pos.size, np.full(pos.size, 1 / pos.size), size=n_boot).astype(float)
+    w_neg = rng.multinomial(neg.size, np.full(neg.size, 1 / neg.size), size=n_boot).astype(float)
+    order = np.argsort(neg, kind="mergesort")
+    neg_sorted, w_neg = neg[order], w_neg[:, order]
+    cum = np.concatenate([np.zeros((n_boot, 1)), np.cumsum(w_neg, axis=1)], axis=1)
+    below = np.searchsorted(neg_sorted, pos, side="left")  # non-members strictly below each member
+    upto = np.searchsorted(neg_sorted, pos, side="right")
+    less = cum[:, below]
+    ties = cum[:, upto] - less
+    per_pos = less + 0.5 * ties  # (n_boot, n_pos): weighted count of non-members beaten
+    return (w_pos * per_pos).sum(1) / (pos.size * neg.size)
+
+
+@dataclass(frozen=True)
+class MetricReport:
+    n_members: int
+    n_nonmembers: int
+    auc: float
+    auc_ci: tuple
+    balanced_accuracy: float
+    balanced_accuracy_ci: tuple
+    threshold: float
+    tpr_at_1fpr: float | None
+    tpr_at_1fpr_ci: tuple
+    tpr_at_01fpr: float | None
+    tpr_at_01fpr_ci: tuple
+    precision: float | None
+    recall: float
+    decision_accuracy: float | None
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "MetricReport":
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+def evaluate(scores, labels, decisions=None, *, n_boot: int = 1000, confidence: float = 0.95,
+             seed: int = 0) -> MetricReport:
+    """All leaderboard metrics with bootstrap CIs. Precision/recall at the attack's own
+    decisions when given, else at the best-balanced-accuracy threshold."""
+    s, y = _check(scores, labels)
+    bal, thr = best_balanced_accuracy(s, y)
+    dec = np.asarray(decisions, dtype=bool) if decisions is not None else s >= thr
+    dm = decision_metrics(dec, y)
+    boot = lambda stat: bootstrap_ci(s, y, stat, n_boot=n_boot, confidence=confidence, seed=seed)  # noqa: E731
+    return MetricReport(
+        n_members=int(y.sum()),
+        n_nonmembers=int((~y).sum()),
+        auc=auc(s, y),
+        auc_ci=_percentiles(auc_bootstrap(s, y, n_boot, seed), confidence),
+        balanced_accuracy=bal,
+        balanced_accuracy_ci=boot(lambda a, b: best_balanced_accuracy(a, b)[0]),
+        threshold=thr,
+        tpr_at_1fpr=tpr_at_fpr(s, y, 0.01),
+        tpr_at_1fpr_ci=boot(lambda a, b: tpr_at_fpr(a, b, 0.01)),
+        tpr_at_01fpr=tpr_at_fpr(s, y, 0.001),
+        tpr_at_01fpr_ci=boot(lambda a, b: tpr_at_fpr(a, b, 0.001)),
+        precision=dm["precision"],
+        recall=dm["recall"],
+        decision_accuracy=decision_metrics(decisions, y)["balanced_accuracy"] if decisions is not None else None,
+    )
+
+
+def roc_points_for_plot(scores, labels) -> tuple[np.ndarray, np.ndarray]:
+    """FPR/TPR for a log-log plot: zero FPR (and TPR) is clipped to 1/(2 n) so the curve's
+    start stays visible; the clipping is below any resolvable rate."""
+    f, t, _ = roc_curve(scores, labels)
+    y = np.asarray(labels, dtype=bool)
+    return np.maximum(f, 0.5 / (~y).sum()), np.maximum(t, 0.5 / y.sum())

@@ -1,0 +1,173 @@
+"""Plans: the grid of cells a run executes, resolved and validated before any model loads.
+
+A cell is one (attack, target, control, dataset, defense, seed, unit). Resolving a plan
+instantiates every component from its spec (unknown names and bad options fail here,
+with did-you-mean hints), and checks each attack's declared needs against the target's
+declared capabilities and the dataset's modality.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from .attack import Attack
+from .cache import stable_hash
+from .errors import IncompatibleError, InvalidOptionsError
+from .plugins import registry
+from .registry import ComponentSpec, validate_options
+
+CONTROLS = ("none", "null")
+
+
+@dataclass(frozen=True)
+class Cell:
+    attack: ComponentSpec
+    target: ComponentSpec
+    dataset: ComponentSpec
+    defense: ComponentSpec
+    seed: int
+    unit: str
+    control: str = "none"
+
+    def to_dict(self) -> dict:
+        return {
+            "attack": str(self.attack),
+            "target": str(self.target),
+            "control": self.control,
+            "dataset": str(self.dataset),
+            "defense": str(self.defense),
+            "seed": self.seed,
+            "unit": self.unit,
+        }
+
+    def key(self, attack_version: str) -> str:
+        return stable_hash({**self.to_dict(), "attack_version": attack_version})
+
+    @property
+    def target_label(self) -> str:
+        return str(self.target) + (" (null)" if self.control == "null" else "")
+
+
+@dataclass
+class Resolved:
+    """Instantiated components of one spec, shared by all cells that name it."""
+
+    spec: ComponentSpec
+    component: Any
+    plugin: str
+
+
+@dataclass
+class Plan:
+    cells: list[Cell]
+    attacks: dict[ComponentSpec, Resolved] = field(default_factory=dict)
+    targets: dict[ComponentSpec, Resolved] = field(default_factory=dict)
+    datasets: dict[ComponentSpec, Resolved] = field(default_factory=dict)
+    defenses: dict[ComponentSpec, Resolved] = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)
+
+    def attack(self, cell: Cell) -> Attack:
+        return self.attacks[cell.attack].component
+
+
+def _resolve(kind: str, spec: ComponentSpec, reserved: tuple[str, ...] = ()) -> Resolved:
+    if kind == "dataset":  # presets in datasets/*.toml expand to a base dataset + options
+        from .presets import expand_dataset_spec
+
+        resolved = _resolve_component(kind, expand_dataset_spec(spec), reserved)
+        return Resolved(spec, resolved.component, resolved.plugin)
+    return _resolve_component(kind, spec, reserved)
+
+
+def _resolve_component(kind: str, spec: ComponentSpec, reserved: tuple[str, ...]) -> Resolved:
+    entry = registry(kind).entry(spec.name)
+    cls = entry.component
+    opts = {k: v for k, v in spec.options.items() if k not in reserved}
+    options = validate_options(cls, kind, opts)
+    if kind == "attack" or kind == "defense":
+        obj = cls(options)
+    else:
+        obj = cls(spec.arg, options)
+    if hasattr(obj, "check"):
+        obj.check()
+    return Resolved(spec, obj, entry.plugin)
+
+
+def _target_base(spec: ComponentSpec) -> tuple[ComponentSpec, str]:
+    """Split the reserved ``control`` option off a target spec."""
+    opts = dict(spec.options)
+    control = str(opts.pop("control", "none"))
+    if control not in CONTROLS:
+        raise InvalidOptionsError(
+            f"Target option control={control!r} is not valid; valid: {', '.join(CONTROLS)} "
+            "('null' trains the same recipe without the member identities)."
+        )
+    return ComponentSpec(spec.name, spec.arg, opts), control
+
+
+def build_plan(
+    attacks: list[str | dict],
+    targets: list[str | dict],
+    datasets: list[str | dict],
+    defenses: list[str | dict] | None = None,
+    seeds: list[int] | None = None,
+    settings: dict | None = None,
+) -> Plan:
+    """Resolve specs and form the cross product; raise on the first invalid name/option."""
+    plan = Plan(cells=[], settings=settings or {})
+    for kind, specs, store in (
+        ("attack", attacks, plan.attacks),
+        ("dataset", datasets, plan.datasets),
+        ("defense", defenses or ["none"], plan.defenses),
+    ):
+        for text in specs:
+            spec = ComponentSpec.parse(text)
+            store.setdefault(spec, _resolve(kind, spec))
+    target_specs = []
+    for text in targets:
+        base, control = _target_base(ComponentSpec.parse(text))
+        plan.targets.setdefault(base, _resolve("target", base))
+        target_specs.append((base, control))
+    for (a, ra), (t, control), d, f, seed in itertools.product(
+        plan.attacks.items(), target_specs, plan.datasets, plan.defenses, seeds or [0]
+    ):
+        if ra.component.model_free and (t, control) != target_specs[0]:
+            continue  # a model-free attack never sees the target: one cell is enough
+        for unit in ra.component.units:
+            plan.cells.append(Cell(a, t, d, f, int(seed), unit, control))
+    validate(plan)
+    return plan
+
+
+def required_capabilities(attack: Attack, modality: str) -> frozenset[str]:
+    return frozenset(modality if need == "media" else need for need in attack.requires)
+
+
+def incompatibilities(plan: Plan, cell: Cell) -> list[str]:
+    attack = plan.attack(cell)
+    builder = plan.targets[cell.target].component
+    dataset = plan.datasets[cell.dataset].component
+    problems = []
+    if attack.model_free:
+        return problems
+    offered = builder.capabilities(dataset.modality)
+    missing = required_capabilities(attack, dataset.modality) - offered
+    if missing:
+        problems.append(
+            f"attack {cell.attack.name!r} needs {sorted(missing)} but target {str(cell.target)!r} offers "
+            f"{sorted(offered)} on {dataset.modality} data"
+        )
+    if cell.control == "null" and not builder.trains_on_split:
+        problems.append(f"target {str(cell.target)!r} is not trained here, so it has no null-target control")
+    return problems
+
+
+def validate(plan: Plan) -> None:
+    """Raise :class:`IncompatibleError` listing every incompatible cell (nothing is loaded)."""
+    problems = sorted({p for cell in plan.cells for p in incompatibilities(plan, cell)})
+    if problems:
+        raise IncompatibleError(
+            "Incompatible components (fix the suite or pick other components):\n  - " + "\n  - ".join(problems)
+        )

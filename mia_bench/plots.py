@@ -1,0 +1,90 @@
+"""Plots people look at instead of tables: log-log ROC curves and score histograms per track."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .metrics import auc as compute_auc
+from .metrics import roc_points_for_plot
+from .results import load_scores
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_tracks(out_dir: Path, tracks) -> list[Path]:
+    paths = []
+    for track in tracks:
+        rows = [r for r in track.rows if r.error is None and r.key]
+        if not rows:
+            continue
+        scores = {r.key: load_scores(out_dir, r.key) for r in rows}
+        slug = _slug(track.title)
+        paths.append(plot_roc(out_dir / "plots" / f"roc-{slug}.png", track.title, rows, scores))
+        paths.append(plot_histograms(out_dir / "plots" / f"hist-{slug}.png", track.title, rows, scores))
+    return paths
+
+
+def _label(row) -> str:
+    return f"{row.attack} on {row.target}" + (f" s{row.seed}" if row.seed else "")
+
+
+def plot_roc(path: Path, title: str, rows, scores) -> Path:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 5.2))
+    floor = 1.0
+    for row in rows:
+        s = scores[row.key]
+        fpr, tpr = roc_points_for_plot(s["scores"], s["labels"].astype(bool))
+        floor = min(floor, float(fpr[fpr > 0].min()) if np.any(fpr > 0) else floor)
+        style = "--" if (row.control or row.model_free) else "-"
+        ax.plot(fpr, tpr, style, lw=1.4, label=f"{_label(row)} (AUC {compute_auc(s['scores'], s['labels'].astype(bool)):.2f})")
+    grid = np.logspace(np.log10(floor), 0, 50)
+    ax.plot(grid, grid, ":", color="grey", lw=1, label="chance")
+    ax.set(xscale="log", yscale="log", xlabel="false positive rate", ylabel="true positive rate", title=title)
+    ax.set_xlim(floor, 1)
+    ax.set_ylim(floor, 1.02)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(True, which="both", alpha=0.2)
+    return _save(fig, path)
+
+
+def plot_histograms(path: Path, title: str, rows, scores) -> Path:
+    plt = _plt()
+    cols = min(3, len(rows))
+    nrows = int(np.ceil(len(rows) / cols))
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.0 * nrows), squeeze=False)
+    for ax, row in zip(axes.ravel(), rows):
+        s = scores[row.key]
+        labels = s["labels"].astype(bool)
+        bins = np.histogram_bin_edges(s["scores"], bins=30)
+        ax.hist(s["scores"][labels], bins=bins, alpha=0.6, label="members", color="tab:red")
+        ax.hist(s["scores"][~labels], bins=bins, alpha=0.6, label="non-members", color="tab:blue")
+        ax.set_title(_label(row), fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in axes.ravel()[len(rows):]:
+        ax.axis("off")
+    axes.ravel()[0].legend(fontsize=7)
+    fig.suptitle(f"score histograms: {title}", fontsize=9)
+    return _save(fig, path)
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _plt().close(fig)
+    return path

@@ -1,0 +1,83 @@
+"""Cosine-similarity attacks (Ko et al., ICCV 2023) and their augmentation-enhanced variant.
+
+Pair level: score = cos(media embedding, own caption embedding).
+Identity level: score = mean over the attacker-held photos/clips of a person of
+cos(photo embedding, the person's PII query), so it sends biometric data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from mia_bench.attack import Attack, AttackContext, AttackOutput
+from mia_bench.augment import IMAGE_OPS, augment_images, check_ops
+from mia_bench.data import Challenge
+
+
+def _identity_means(challenge: Challenge, per_row: np.ndarray) -> np.ndarray:
+    """Average per-evidence-row values over each challenge identity."""
+    ev = challenge.evidence
+    out = np.zeros(len(challenge))
+    for i, ident in enumerate(challenge.samples.identities):
+        rows = ev.rows_of(ident)
+        if len(rows) == 0:
+            raise ValueError(f"no evidence photos for identity {ident!r}; set evidence_photos >= 1 in the split")
+        out[i] = per_row[rows].mean()
+    return out
+
+
+def _media(samples, modality: str) -> np.ndarray:
+    return samples.images if modality == "image" else samples.audio
+
+
+class CSA(Attack):
+    name = "csa"
+    version = "1"
+    description = "Cosine similarity of media and caption embeddings (Ko et al. 2023)."
+    units = ("pair", "identity")
+
+    def run(self, target, challenge: Challenge, context: AttackContext) -> AttackOutput:
+        if challenge.unit == "pair":
+            s = challenge.samples
+            cos = (target.encode_text(s.texts) * target.encode_media(_media(s, context.modality))).sum(1)
+            return AttackOutput(scores=cos.astype(np.float64))
+        ev = challenge.evidence
+        text = target.encode_text(challenge.samples.texts)
+        index = {ident: i for i, ident in enumerate(challenge.samples.identities)}
+        media = target.encode_media(_media(ev, context.modality))
+        cos = (media * text[[index[x] for x in ev.identities]]).sum(1)
+        return AttackOutput(scores=_identity_means(challenge, cos))
+
+
+class CSAAugOptions(BaseModel):
+    n_views: int = Field(8, ge=1, le=256, description="augmented views per image")
+    ops: list[str] = Field(list(IMAGE_OPS), description=f"augmentations, from {', '.join(IMAGE_OPS)}")
+    aggregate: str = Field("mean", description="mean: mean cos over original+views; drop: cos(original) - mean cos(views)")
+
+
+class CSAAug(Attack):
+    name = "csa-aug"
+    version = "1"
+    description = "Cosine similarity aggregated over augmented views (all views in one batched pass)."
+    units = ("pair",)
+    Options = CSAAugOptions
+
+    def run(self, target, challenge: Challenge, context: AttackContext) -> AttackOutput:
+        opts = self.options
+        check_ops(opts.ops)
+        if opts.aggregate not in ("mean", "drop"):
+            raise ValueError(f"csa-aug: aggregate={opts.aggregate!r} is not valid; valid: mean, drop")
+        if context.modality != "image":
+            raise ValueError("csa-aug augments images; use it on image-text targets")
+        s = challenge.samples
+        n = len(s)
+        views = augment_images(s.images, opts.n_views, context.rng, tuple(opts.ops))
+        batch = np.concatenate([s.images[:, None], views], axis=1).reshape(-1, *s.images.shape[1:])
+        emb = target.encode_media(batch).reshape(n, opts.n_views + 1, -1)  # one batched pass
+        cos = np.einsum("nvd,nd->nv", emb, target.encode_text(s.texts))
+        if opts.aggregate == "mean":
+            score = cos.mean(1)
+        else:
+            score = cos[:, 0] - cos[:, 1:].mean(1)
+        return AttackOutput(scores=score.astype(np.float64), features={"cos_views": cos})

@@ -1,0 +1,216 @@
+"""Target builders: small CLIPs trained here (one per registered architecture) and
+pretrained open_clip models (``open_clip:MODEL/TAG`` or ``open_clip:/path/to/ckpt.pt``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import BaseModel, Field
+
+from mia_bench.cache import stable_hash
+from mia_bench.errors import InvalidOptionsError, MiaBenchError, MissingWeightsError
+from mia_bench.target import BuildRequest, Target, TargetBuilder
+
+from .recipe import AUGMENTATIONS, Recipe, checkpoint_epochs
+
+log = logging.getLogger(__name__)
+CONFIG_DIR = Path(__file__).parent / "model_configs"
+IMAGE_CAPS = frozenset({"text", "image", "gradients"})
+
+
+@lru_cache(maxsize=1)
+def register_model_configs() -> tuple[str, ...]:
+    """Register this plugin's JSON model configs with open_clip (no download) once."""
+    import open_clip
+
+    open_clip.add_model_config(CONFIG_DIR)
+    return tuple(sorted(p.stem for p in CONFIG_DIR.glob("*.json")))
+
+
+def model_config(arch: str) -> dict:
+    return json.loads((CONFIG_DIR / f"{arch}.json").read_text())
+
+
+def create_random_model(arch: str, seed: int):
+    """A randomly initialised open_clip model, seeded without touching the global RNG."""
+    import open_clip
+    import torch
+
+    register_model_configs()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = open_clip.create_model(arch, output_dict=True)
+    return model, open_clip.get_tokenizer(arch)
+
+
+class TrainOptions(Recipe):
+    device: str = Field("auto", description="auto, cpu or cuda[:N] (not part of the cache key)")
+
+
+class TrainedClipBuilder(TargetBuilder):
+    """A small CLIP trained here on the split's training pairs; cached by content hash."""
+
+    arch: ClassVar[str]
+    trains_on_split = True
+    Options = TrainOptions
+
+    def capabilities(self, modality: str) -> frozenset[str]:
+        return IMAGE_CAPS
+
+    def check(self) -> None:
+        if self.options.augment not in AUGMENTATIONS:
+            raise InvalidOptionsError(
+                f"target {self.name!r}: augment={self.options.augment!r} is not valid; valid: {', '.join(AUGMENTATIONS)}"
+            )
+
+    def recipe(self) -> dict:
+        return {"name": self.name, "arch": self.arch, "model_cfg": model_config(self.arch),
+                "recipe": self.options.model_dump(exclude={"device"}), "algorithm": "clip-contrastive"}
+
+    def build(self, request: BuildRequest) -> Target:
+        if request.train is None or request.train.images is None:
+            raise MiaBenchError(f"target {self.name!r} trains on image-text pairs, but the split has no images")
+        recipe = Recipe(**request.defense.apply_recipe(self.options.model_dump(exclude={"device"})))
+        label = self.name + (" (null)" if request.control == "null" else "")
+        path, key = train_cached(self.arch, "clip", request.train, recipe, request.seed, request.cache,
+                                 "targets", self.options.device, label if request.progress else None)
+        epoch = request.defense.release_epoch(recipe.epochs) or recipe.epochs
+        available = checkpoint_epochs(recipe)
+        if epoch not in available:
+            raise InvalidOptionsError(
+                f"defense {request.defense.name!r} asks for epoch {epoch}, but target {self.name!r} keeps "
+                f"checkpoints at epochs {available}. Pick one of those or set checkpoint_every."
+            )
+        target = load_trained(path, epoch, self.arch, request.seed, f"{self.name}@{epoch}", self.options.device)
+        target.info.update({"cache_key": key, "control": request.control, "checkpoint_epochs": available})
+        return target
+
+    def build_shadow(self, samples, seed: int, cache, *, arch: str | None = None, algorithm: str = "clip",
+                     recipe: dict | None = None, progress: bool = False) -> Target:
+        """A shadow model: this target's recipe (or ``recipe`` overrides), ``arch`` and ``algorithm``
+        (see ``training.TRAINERS``), trained on ``samples`` and cached by content hash like targets."""
+        arch = arch or self.arch
+        if arch not in register_model_configs():
+            raise InvalidOptionsError(f"shadow arch {arch!r} is unknown; valid: {', '.join(register_model_configs())}")
+        full = Recipe(**{**self.options.model_dump(exclude={"device"}), **(recipe or {})})
+        path, key = train_cached(arch, algorithm, samples, full, seed, cache, "shadows", self.options.device,
+                                 f"shadow {arch}/{algorithm}" if progress else None)
+        target = load_trained(path, full.epochs, arch, seed, f"shadow:{arch}/{algorithm}", self.options.device)
+        target.info["cache_key"] = key
+        return target
+
+
+def train_cached(arch, algorithm, samples, recipe: Recipe, seed, cache, kind, device, label):
+    """Train (or fetch) a model; returns (cache entry path, key). A cache hit trains nothing."""
+    from .training import TRAINERS
+
+    if algorithm not in TRAINERS:
+        raise InvalidOptionsError(f"training algorithm {algorithm!r} is unknown; valid: {', '.join(TRAINERS)}")
+    key = f"{arch.replace('mia-', 'clip-')}-" + stable_hash({
+        "arch": arch, "model_cfg": model_config(arch), "recipe": recipe.model_dump(), "algorithm": algorithm,
+        "train": samples.fingerprint(), "seed": seed, "trainer": "openclip-train/1",
+    })
+
+    def build(work: Path) -> dict:
+        from .model import pick_device
+
+        model, tokenizer = create_random_model(arch, seed)
+        meta = {"arch": arch, "model_cfg": json.dumps(model_config(arch)), "format": "mia-bench-openclip/1",
+                "algorithm": algorithm}
+        bar = _training_bar(label, recipe.epochs) if label else None
+        facts = TRAINERS[algorithm](model, tokenizer, samples, recipe, seed, work, pick_device(device), meta,
+                                    progress=bar)
+        return {"training": facts, "recipe": recipe.model_dump(), "algorithm": algorithm}
+
+    return cache.get_or_build(kind, key, build), key
+
+
+def load_trained(path: Path, epoch: int, arch: str, seed: int, name: str, device: str) -> Target:
+    import torch
+
+    from .model import OpenClipTarget, pick_device
+
+    ckpt = path / f"epoch_{epoch:03d}.pt"
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    model, tokenizer = create_random_model(arch, seed)
+    model.load_state_dict(state["state_dict"])
+    manifest = json.loads((path / "manifest.json").read_text())
+    info = {"epoch": epoch, "arch": arch, "training": manifest["meta"].get("training", {}), "checkpoint": str(ckpt)}
+    return OpenClipTarget(model, tokenizer, name, pick_device(device), info, fingerprint=f"{path.name}@{epoch}")
+
+
+def _training_bar(label: str, epochs: int):
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=epochs, desc=f"training {label}", unit="epoch", leave=False, dynamic_ncols=True)
+
+    def update(epoch: int, total: int, loss: float) -> None:
+        bar.n = epoch
+        bar.set_postfix(loss=f"{loss:.3f}")
+        bar.refresh()
+        if epoch == total:
+            bar.close()
+
+    return update
+
+
+def trained_builder(arch: str, description: str) -> type[TrainedClipBuilder]:
+    name = arch.replace("mia-", "clip-")
+    return type(f"Builder_{name}", (TrainedClipBuilder,), {"name": name, "arch": arch, "description": description})
+
+
+class PretrainedOptions(BaseModel):
+    model: str | None = Field(None, description="architecture of a local checkpoint (e.g. ViT-B-32)")
+    device: str = Field("auto", description="auto, cpu or cuda[:N]")
+
+
+class PretrainedClipBuilder(TargetBuilder):
+    """``open_clip:MODEL/TAG`` (open_clip's pretrained registry) or ``open_clip:/path/ckpt.pt``."""
+
+    name = "open_clip"
+    description = "Pretrained open_clip model: open_clip:MODEL/TAG or open_clip:/path/to/checkpoint.pt"
+    Options = PretrainedOptions
+
+    def capabilities(self, modality: str) -> frozenset[str]:
+        return IMAGE_CAPS
+
+    def check(self) -> None:
+        if not self.arg:
+            raise InvalidOptionsError(
+                "target 'open_clip' needs an argument: open_clip:MODEL/TAG (e.g. open_clip:ViT-B-32/laion400m_e32) "
+                "or open_clip:/path/to/checkpoint.pt"
+            )
+        if not self._is_path():
+            import open_clip
+
+            model, _, tag = self.arg.partition("/")
+            if model not in open_clip.list_models():
+                from mia_bench.errors import UnknownComponentError
+
+                raise UnknownComponentError("open_clip model", model, open_clip.list_models())
+
+    def _is_path(self) -> bool:
+        return self.arg is not None and (self.arg.startswith((".", "~", "/"))
+                                         or self.arg.endswith((".pt", ".bin", ".safetensors", ".pth")))
+
+    def recipe(self) -> dict:
+        return {"name": self.name, "arg": self.arg, "model": self.options.model, "algorithm": "pretrained"}
+
+    def build(self, request: BuildRequest) -> Target:
+        from .model import OpenClipTarget, pick_device
+        from .pretrained import load_checkpoint_model, load_pretrained_model
+
+        if self._is_path():
+            model, tokenizer, info = load_checkpoint_model(Path(self.arg).expanduser(), self.options.model)
+        else:
+            arch, _, tag = self.arg.partition("/")
+            model, tokenizer, info = load_pretrained_model(arch, tag or None)
+        return OpenClipTarget(model, tokenizer, f"open_clip:{self.arg}", pick_device(self.options.device), info)
+
+
+__all__ = ["PretrainedClipBuilder", "TrainedClipBuilder", "trained_builder", "MissingWeightsError"]

@@ -1,0 +1,112 @@
+"""Dataset providers: the embedded synthetic PII world, and any HF dataset a user brings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+
+from mia_bench.dataset import DatasetProvider
+from mia_bench.errors import InvalidOptionsError, MiaBenchError
+from mia_bench.splits import SplitConfig
+
+
+class PiiFacesOptions(SplitConfig):
+    n_identities: int = Field(400, ge=8, description="identities in the world (members + non-members + population + null fillers)")
+    photos_per_identity: int = Field(8, ge=1, description="photos rendered per identity")
+    n_background: int = Field(2000, ge=0, description="non-PII background image-caption pairs")
+    image_size: int = Field(32, ge=16, le=256, description="rendered image side in pixels")
+    world_seed: int = Field(0, description="seed of the world generator (the run seed picks the split)")
+
+
+class PiiFaces(DatasetProvider):
+    name = "pii-faces"
+    description = ("Embedded synthetic PII world: Faker names (several locales) with procedurally rendered faces, "
+                   "captioned photos, plus a background corpus of captioned shapes. Offline, deterministic.")
+    Options = PiiFacesOptions
+    modality = "image"
+
+    def check(self) -> None:
+        o = self.options
+        need = 2 * o.n_members + o.n_nonmembers + o.n_population
+        if o.n_identities < need:
+            raise InvalidOptionsError(
+                f"dataset 'pii-faces': n_identities={o.n_identities} is too small for the split, which needs "
+                f"{need} (2 x n_members + n_nonmembers + n_population). Raise n_identities or lower the others."
+            )
+        if o.photos_per_identity < o.train_photos:
+            raise InvalidOptionsError(
+                f"dataset 'pii-faces': photos_per_identity={o.photos_per_identity} < train_photos={o.train_photos}."
+            )
+
+    def build_world(self):
+        from .world import PiiWorldConfig, build_pii_world
+
+        o = self.options
+        return build_pii_world(PiiWorldConfig(
+            n_identities=o.n_identities, photos_per_identity=o.photos_per_identity,
+            n_background=o.n_background, image_size=o.image_size, seed=o.world_seed,
+        ))
+
+
+class HFOptions(SplitConfig):
+    image_column: str = Field("image", description="column holding images")
+    text_column: str = Field("text", description="column holding captions")
+    identity_column: str | None = Field(None, description="column naming the person (None: each row is its own unit)")
+    name_column: str | None = Field(None, description="column with the person's name (default: the identity value)")
+    split: str = Field("train", description="dataset split to read (imagefolder / hub)")
+    image_size: int = Field(32, ge=8, description="images are centre-cropped and resized to this side")
+    template: str = Field("a photo of {name}.", description="the PII query sent for identity-level attacks")
+    n_members: int = Field(100, ge=2, description="member identities (or pairs)")
+    n_nonmembers: int = Field(100, ge=2, description="non-member identities (or pairs)")
+    n_population: int = Field(100, ge=0, description="identities (or pairs) known to the attacker as non-members")
+
+
+class HFDataset(DatasetProvider):
+    """hf:PATH (saved with save_to_disk, or an imagefolder with metadata.csv/jsonl) or hf:HUB_ID (online)."""
+
+    name = "hf"
+    description = ("Any Hugging Face dataset: hf:/path/saved_to_disk, hf:/path/imagefolder (with metadata.jsonl), "
+                   "or hf:org/name from the hub when online; columns mapped with options.")
+    Options = HFOptions
+    modality = "image"
+
+    def check(self) -> None:
+        if not self.arg:
+            raise InvalidOptionsError("dataset 'hf' needs an argument: hf:/path/to/dataset or hf:org/name")
+
+    def world_key(self) -> dict:
+        key = super().world_key()
+        path = Path(self.arg).expanduser()
+        if path.exists():  # local data: key on its modification time too, so edits rebuild
+            key["mtime"] = max(p.stat().st_mtime for p in [path, *path.rglob("*")])
+        return key
+
+    def build_world(self):
+        from .hfworld import world_from_dataset
+
+        return world_from_dataset(self._load(), self.options, name=f"hf:{self.arg}")
+
+    def _load(self):
+        import datasets
+
+        path = Path(self.arg).expanduser()
+        if path.is_dir() and ((path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists()):
+            ds = datasets.load_from_disk(str(path))
+            return ds[self.options.split] if isinstance(ds, datasets.DatasetDict) else ds
+        if path.is_dir():
+            return datasets.load_dataset("imagefolder", data_dir=str(path), split=self.options.split)
+        if path.suffix or self.arg.startswith((".", "/", "~")):
+            raise MiaBenchError(f"dataset 'hf': path {path} does not exist. Pass an existing folder.")
+        try:
+            return datasets.load_dataset(self.arg, split=self.options.split)
+        except Exception as exc:
+            offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+            raise MiaBenchError(
+                f"dataset 'hf': could not load hub dataset {self.arg!r}"
+                + (" (HF_HUB_OFFLINE=1: no downloads)" if offline else "")
+                + f": {type(exc).__name__}: {str(exc)[:200]}. On a machine with internet run "
+                f"`datasets.load_dataset({self.arg!r}, split={self.options.split!r}).save_to_disk(DIR)`, copy DIR "
+                "here and pass hf:DIR."
+            ) from None
