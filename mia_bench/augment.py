@@ -1,29 +1,46 @@
 """Batched, seeded image augmentations for attacks (CSA-aug, EncoderMI).
 
 All views of all images are made in one vectorised pass (one affine ``grid_sample``
-for crop+flip, then per-view colour ops), from a numpy ``Generator``, so results are
-deterministic under a seed and the global RNG is untouched.
+for crop+flip, then per-view colour ops). Each image's random parameters come from its
+own generator (``seeds[i]``), so an image's views do not depend on which other images
+share the batch or their order, and the global RNG is untouched.
 """
 
 from __future__ import annotations
+
+from typing import Sequence
 
 import numpy as np
 
 IMAGE_OPS = ("crop", "flip", "color", "grayscale")
 
 
-def check_ops(ops: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+def check_ops(ops: Sequence[str]) -> tuple[str, ...]:
     bad = [o for o in ops if o not in IMAGE_OPS]
     if bad:
         raise ValueError(f"unknown augmentation {bad}; valid: {', '.join(IMAGE_OPS)}")
     return tuple(ops)
 
 
+def _draw(seeds: Sequence[int], n_views: int, crop_scale: tuple[float, float]) -> dict[str, np.ndarray]:
+    """Per-view random parameters, (N * n_views, ...) arrays, image i from generator seeds[i]."""
+    parts: dict[str, list] = {k: [] for k in ("area", "flip", "shift", "color", "factors", "gray")}
+    for seed in seeds:
+        g = np.random.default_rng(seed)
+        parts["area"].append(g.uniform(*crop_scale, n_views))
+        parts["flip"].append(g.random(n_views) < 0.5)
+        parts["shift"].append(g.uniform(-1, 1, (n_views, 2)))
+        parts["color"].append(g.random(n_views) < 0.8)
+        parts["factors"].append(g.uniform(0.6, 1.4, (n_views, 3)))
+        parts["gray"].append(g.random(n_views) < 0.2)
+    return {k: np.concatenate(v) for k, v in parts.items()}
+
+
 def augment_images(
     images: np.ndarray,
     n_views: int,
-    rng: np.random.Generator,
-    ops: tuple[str, ...] = IMAGE_OPS,
+    seeds: Sequence[int],
+    ops: Sequence[str] = IMAGE_OPS,
     crop_scale: tuple[float, float] = (0.5, 1.0),
 ) -> np.ndarray:
     """``(N, H, W, 3) uint8 -> (N, n_views, H, W, 3) uint8`` random views of each image.
@@ -37,38 +54,42 @@ def augment_images(
 
     check_ops(ops)
     n, h, w, _ = images.shape
+    if len(seeds) != n:
+        raise ValueError(f"augment_images needs one seed per image: got {len(seeds)} seeds for {n} images")
     m = n * n_views
-    x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(255)
-    x = x.repeat_interleave(n_views, dim=0)
+    p = _draw(seeds, n_views, crop_scale)
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(255).repeat_interleave(n_views, dim=0)
+    side = np.sqrt(p["area"]) if "crop" in ops else np.ones(m)
     theta = np.zeros((m, 2, 3), np.float32)
-    side = np.sqrt(rng.uniform(*crop_scale, m)) if "crop" in ops else np.ones(m)
-    theta[:, 0, 0] = side * (np.where(rng.random(m) < 0.5, -1, 1) if "flip" in ops else 1)
+    theta[:, 0, 0] = side * (np.where(p["flip"], -1, 1) if "flip" in ops else 1)
     theta[:, 1, 1] = side
-    theta[:, :, 2] = (1 - side)[:, None] * rng.uniform(-1, 1, (m, 2))
+    theta[:, :, 2] = (1 - side)[:, None] * p["shift"]
     grid = F.affine_grid(torch.from_numpy(theta), [m, 3, h, w], align_corners=False)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
     if "color" in ops:
-        x = _color_jitter(x, rng, strength=0.4, p=0.8)
+        x = _color_jitter(x, p["factors"], p["color"])
     if "grayscale" in ops:
         gray = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
-        pick = torch.from_numpy(rng.random(m) < 0.2).view(m, 1, 1, 1)
-        x = torch.where(pick, gray.expand_as(x), x)
+        x = torch.where(torch.from_numpy(p["gray"]).view(m, 1, 1, 1), gray.expand_as(x), x)
     out = (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
     return out.reshape(n, n_views, h, w, 3)
 
 
-def _color_jitter(x, rng: np.random.Generator, strength: float, p: float):
+def _color_jitter(x, factors: np.ndarray, on: np.ndarray):
+    """Brightness, contrast, saturation scaled by ``factors`` (M, 3) where ``on`` (M,)."""
     import torch
 
     m = x.shape[0]
-    on = torch.from_numpy((rng.random(m) < p).astype(np.float32)).view(m, 1, 1, 1)
-
-    def factor() -> "torch.Tensor":
-        f = rng.uniform(1 - strength, 1 + strength, m).astype(np.float32)
-        return 1 + (torch.from_numpy(f).view(m, 1, 1, 1) - 1) * on
-
-    x = x * factor()
+    f = torch.from_numpy(np.where(on[:, None], factors, 1.0).astype(np.float32))
+    x = x * f[:, 0].view(m, 1, 1, 1)
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    x = (x - mean) * factor() + mean
+    x = (x - mean) * f[:, 1].view(m, 1, 1, 1) + mean
     gray = x.mean(dim=1, keepdim=True)
-    return (x - gray) * factor() + gray
+    return (x - gray) * f[:, 2].view(m, 1, 1, 1) + gray
+
+
+def row_seeds(ids: Sequence[str], seed: int) -> list[int]:
+    """One seed per row, from the run seed and the row's id (order-independent)."""
+    import hashlib
+
+    return [int.from_bytes(hashlib.sha256(f"{seed}:{i}".encode()).digest()[:8], "little") for i in ids]

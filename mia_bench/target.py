@@ -76,6 +76,11 @@ class Target(ABC):
         """Model input tensor -> ``(N, D)`` normalised embeddings, differentiable."""
         raise MiaBenchError(f"Target {self.name!r} has no gradient path.")
 
+    def media_from_unit(self, x: "torch.Tensor") -> "torch.Tensor":
+        """Differentiable map from the natural range (pixels ``(N, 3, H, W)`` in [0, 1]; waveforms
+        ``(N, T)`` in [-1, 1]) to model inputs, so inversion can optimise valid media."""
+        raise MiaBenchError(f"Target {self.name!r} has no gradient path.")
+
     def text_features(self, texts: Sequence[str]) -> "torch.Tensor":
         """``(N, D)`` normalised text embeddings as a tensor on ``self.device`` (no grad)."""
         import torch
@@ -193,6 +198,9 @@ class MeteredTarget(Target):
     def media_features(self, inputs):
         self._count("gradient_forward", int(inputs.shape[0]))
         return self._inner.media_features(inputs)
+
+    def media_from_unit(self, x):
+        return self._inner.media_from_unit(x)
 
     def text_features(self, texts):
         self._count("text", len(texts))

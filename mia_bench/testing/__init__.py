@@ -78,6 +78,9 @@ class ToyTarget(Target):
 
         return torch.from_numpy(media.astype(np.float32) / 255 - 0.5).permute(0, 3, 1, 2)
 
+    def media_from_unit(self, x):
+        return x - 0.5
+
     def media_features(self, inputs):
         import torch
 

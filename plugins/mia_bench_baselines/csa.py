@@ -11,7 +11,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from mia_bench.attack import Attack, AttackContext, AttackOutput
-from mia_bench.augment import IMAGE_OPS, augment_images, check_ops
+from mia_bench.augment import IMAGE_OPS, augment_images, check_ops, row_seeds
 from mia_bench.data import Challenge
 
 
@@ -72,7 +72,7 @@ class CSAAug(Attack):
             raise ValueError("csa-aug augments images; use it on image-text targets")
         s = challenge.samples
         n = len(s)
-        views = augment_images(s.images, opts.n_views, context.rng, tuple(opts.ops))
+        views = augment_images(s.images, opts.n_views, row_seeds(s.ids, context.seed), tuple(opts.ops))
         batch = np.concatenate([s.images[:, None], views], axis=1).reshape(-1, *s.images.shape[1:])
         emb = target.encode_media(batch).reshape(n, opts.n_views + 1, -1)  # one batched pass
         cos = np.einsum("nvd,nd->nv", emb, target.encode_text(s.texts))

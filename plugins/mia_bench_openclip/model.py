@@ -103,6 +103,13 @@ class OpenClipTarget(Target):
     def media_features(self, inputs: torch.Tensor) -> torch.Tensor:
         return self.model.encode_image(inputs, normalize=True)
 
+    def media_from_unit(self, x: torch.Tensor) -> torch.Tensor:
+        size = self.preprocess.image_size
+        if x.shape[-1] != size or x.shape[-2] != size:
+            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+        mean, std = self.pixel_stats
+        return (x - mean) / std
+
     def text_features(self, texts: Sequence[str]) -> torch.Tensor:
         with torch.no_grad():
             return self.model.encode_text(self.tokenizer(list(texts)).to(self._device), normalize=True)

@@ -30,7 +30,7 @@ def augment_batch(x: torch.Tensor, kind: str, gen: torch.Generator) -> torch.Ten
     n = x.shape[0]
     lo = 0.5 if kind == "strong" else 0.75
     scale = lo + (1 - lo) * torch.rand(n, generator=gen)
-    shift = (1 - scale) * (2 * torch.rand(n, 2, generator=gen) - 1)
+    shift = (1 - scale)[:, None] * (2 * torch.rand(n, 2, generator=gen) - 1)
     sx = scale.clone()
     if kind in ("crop_flip", "strong"):
         sx = torch.where(torch.rand(n, generator=gen) < 0.5, -sx, sx)

@@ -1,0 +1,149 @@
+"""UMID: text-only membership inference (Cheng et al., 2026), and a text-geometry baseline.
+
+The auditor sends only text (the person's PII query in a caption template): no face,
+no voice. For each query, K independent inversions optimise a media input towards the
+query's text embedding through the target's gradient path; similarity S (alignment) and
+variability D (dispersion of the K results) are compared with the same features of a
+gibberish reference by an anomaly-detector ensemble (see ``decision.py``).
+
+Choices the paper leaves open, exposed as options and recorded in every result:
+inversion space (default ``pixel``: sigmoid-parametrised pixels), K=8, 30 Adam steps at
+lr 0.05 (the probe's best pixel setting; sub-second per query on 2 CPU cores), the
+reference (100 gibberish strings of 10 printable characters, as in the predecessors'
+code), the features (S and D), the detectors (IForest, LOF, OCSVM, ECOD), and the
+decision (``oriented`` by default; ``plain`` is the paper's two-sided ensemble).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from mia_bench.attack import Attack, AttackContext, AttackOutput
+from mia_bench.cache import stable_hash
+from mia_bench.data import Challenge
+
+from .decision import DETECTORS, decide
+from .inversion import invert, similarity_variability
+from .reference import ALPHABETS, gibberish, gibberish_names
+
+FEATURES = ("S", "D", "S_max", "S_gain", "S_early")
+
+
+class UMIDOptions(BaseModel):
+    k: int = Field(8, ge=2, le=512, description="independent inversion restarts per query")
+    steps: int = Field(30, ge=1, le=5000, description="Adam steps per inversion")
+    lr: float = Field(0.05, gt=0, description="Adam learning rate")
+    space: str = Field("pixel", description="inversion space: pixel, lowres:R, waveform (audio)")
+    reference: str = Field("gibberish", description="gibberish (paper), gibberish-names, or population-names")
+    n_reference: int = Field(100, ge=10, description="reference queries")
+    gibberish_length: int = Field(10, ge=1, description="characters per gibberish string")
+    alphabet: str = Field("printable", description=f"gibberish alphabet: {', '.join(ALPHABETS)} or literal chars")
+    features: list[str] = Field(["S", "D"], description=f"features for the detectors, from {', '.join(FEATURES)}")
+    detectors: list[str] = Field(["iforest", "lof", "ocsvm", "ecod"], description=f"PyOD detectors, from {', '.join(DETECTORS)}")
+    decision: str = Field("oriented", description="oriented (member-side deviations only) or plain (paper)")
+    chunk: int = Field(1024, ge=1, description="rows (queries x restarts) per batched forward/backward")
+
+
+class UMID(Attack):
+    name = "umid"
+    version = "1"
+    description = "Text-only: cross-modal inversion similarity/variability vs a gibberish reference, detector ensemble."
+    units = ("identity",)
+    inputs = frozenset({"text"})
+    requires = frozenset({"text", "gradients"})
+    Options = UMIDOptions
+
+    def _check(self) -> None:
+        o = self.options
+        bad = [f for f in o.features if f not in FEATURES] + [d for d in o.detectors if d not in DETECTORS]
+        if bad or not o.features or not o.detectors:
+            raise ValueError(f"umid: unknown or empty features/detectors {bad}; features: {', '.join(FEATURES)}; "
+                             f"detectors: {', '.join(DETECTORS)}")
+
+    def reference_queries(self, context: AttackContext, rng: np.random.Generator) -> list[str]:
+        o, template = self.options, context.auxiliary.templates[0]
+        if o.reference == "gibberish":
+            strings = gibberish(o.n_reference, o.gibberish_length, o.alphabet, rng)
+        elif o.reference == "gibberish-names":
+            strings = gibberish_names(o.n_reference, rng)
+        elif o.reference == "population-names":
+            names = list(context.auxiliary.names)
+            strings = [names[i] for i in rng.permutation(len(names))[: o.n_reference]]
+        else:
+            raise ValueError(f"umid: reference={o.reference!r}; valid: gibberish, gibberish-names, population-names")
+        return [template.format(name=s) for s in strings]
+
+    def features(self, target, texts: list[str], context: AttackContext, stream: str) -> dict[str, np.ndarray]:
+        """Inversion features of ``texts``, cached by (target, texts, inversion options, seed)."""
+        o = self.options
+        key = stable_hash({"target": target.fingerprint, "texts": texts, "k": o.k, "steps": o.steps, "lr": o.lr,
+                           "space": o.space, "seed": context.seed, "stream": stream, "v": self.version})
+        path = context.cache.entry("umid-features", key) / "features.npz"
+        if path.exists():
+            try:
+                with np.load(path) as z:
+                    return {f: z[f] for f in z.files}
+            except (OSError, ValueError):
+                path.unlink(missing_ok=True)  # corrupt: recompute
+        seeds = [int(stable_hash([context.seed, t], 8), 16) for t in texts]
+        text_emb = target.encode_text(texts)
+        result = invert(target, text_emb, o.k, o.steps, o.lr, o.space, seeds, chunk=o.chunk)
+        feats = similarity_variability(result, text_emb)
+        feats["forward_backward"] = np.array(result.forward_backward)
+        _save_npz(path, feats)
+        return feats
+
+    def run(self, target, challenge: Challenge, context: AttackContext) -> AttackOutput:
+        self._check()
+        o = self.options
+        ref_texts = self.reference_queries(context, np.random.default_rng([context.seed, 7]))
+        query = self.features(target, list(challenge.samples.texts), context, "query")
+        ref = self.features(target, ref_texts, context, "reference")
+        out = decide(ref, query, o.features, o.detectors, o.decision, context.seed)
+        passes = int(query["forward_backward"]) + int(ref["forward_backward"])
+        return AttackOutput(
+            scores=out["score"],
+            decisions=out["decision"],
+            features={**{f: query[f] for f in FEATURES}, "plain_score": out["plain"], "oriented_score": out["oriented"]},
+            info={"forward_backward_rows": passes, "reference_queries": len(ref_texts),
+                  "reference_S_mean": float(ref["S"].mean()), "reference_D_mean": float(ref["D"].mean())},
+        )
+
+
+def _save_npz(path, arrays: dict) -> None:
+    import io
+
+    from mia_bench.cache import atomic_write_bytes
+
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+class TextKNNOptions(BaseModel):
+    n_reference: int = Field(1000, ge=10, description="plausible reference names (population names + name-shaped gibberish)")
+    k: int = Field(20, ge=1, description="neighbours")
+
+
+class TextKNN(Attack):
+    """Members lie in sparser regions of text-embedding space than unseen names: score =
+    minus the mean cosine to the k nearest reference names. No inversion: it tells whether
+    UMID's inversion adds anything over the text encoder's own geometry."""
+
+    name = "text-knn"
+    version = "1"
+    description = "Text-only, no inversion: sparsity of the query's text embedding among reference names."
+    units = ("identity",)
+    inputs = frozenset({"text"})
+    requires = frozenset({"text"})
+    Options = TextKNNOptions
+
+    def run(self, target, challenge: Challenge, context: AttackContext) -> AttackOutput:
+        o, template = self.options, context.auxiliary.templates[0]
+        names = list(context.auxiliary.names)
+        names += gibberish_names(max(0, o.n_reference - len(names)), np.random.default_rng([context.seed, 11]))
+        ref = target.encode_text([template.format(name=n) for n in names])
+        q = target.encode_text(list(challenge.samples.texts))
+        sims = np.sort(q @ ref.T, axis=1)[:, ::-1][:, : o.k]
+        return AttackOutput(scores=-sims.mean(1).astype(np.float64))
