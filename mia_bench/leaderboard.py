@@ -198,20 +198,48 @@ def to_json(tracks: list[Track]) -> list[dict]:
     return [{"track": t.title, "key": t.key, "rows": [asdict(r) for r in t.rows]} for t in tracks]
 
 
+def _short(label: str) -> str:
+    """``clip-micro-vit?epochs=30 (null)`` -> ``clip-micro-vit* (null)``: options live in md/json."""
+    head, sep, _ = label.partition("?")
+    null = " (null)" if label.endswith(" (null)") else ""
+    return head.removesuffix(" (null)") + ("*" if sep else "") + null
+
+
+NARROW = {"AUC [95% CI]": "AUC [CI]", "TPR@0.1%": "@0.1%", "TPR@1%": "@1%", "biometric": "bio"}
+
+
+def _compact_auc(row: Row) -> str:
+    lo, hi = row.auc_ci or (None, None)
+    strip = lambda x: fmt(x, 2).replace("0.", ".", 1) if x is not None and x < 1 else fmt(x, 2)  # noqa: E731
+    return f"{row.auc:.2f} [{strip(lo)},{strip(hi)}]"
+
+
 def render_terminal(tracks: list[Track], console=None) -> None:
+    """Tables that fit the terminal: on narrow ones, fewer columns and short target names."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
     console = console or Console()
+    wide = console.width >= 118
+    keep = [c for c in COLUMNS if wide or c not in ("queries", "shadows")]
     for t in tracks:
         show_seed = len({r.seed for r in t.rows}) > 1
-        table = Table(title=t.title, title_justify="left", expand=False, pad_edge=False)
-        for col in COLUMNS:
-            table.add_column(col, overflow="fold", no_wrap=col in ("AUC [95% CI]",))
+        table = Table(title=t.title, title_justify="left", box=box.SIMPLE_HEAD if wide else None,
+                      pad_edge=False, padding=(0, 1) if wide else (0, 1, 0, 0))
+        for col in keep:
+            table.add_column(col if wide else NARROW.get(col, col), no_wrap=True,
+                             justify="left" if col in ("attack", "target") else "right")
         for r in t.rows:
-            style = "dim" if (r.control or r.model_free) else ("red" if r.error else None)
-            table.add_row(*row_cells(r, show_seed), style=style)
+            cells = dict(zip(COLUMNS, row_cells(r, show_seed)))
+            if not wide and not r.error:
+                cells["target"] = _short(cells["target"])
+                cells["AUC [95% CI]"] = _compact_auc(r)
+                cells["s/query"] = f"{r.seconds_per_query:.0e}" if r.seconds_per_query else ""
+            style = "red" if r.error else ("dim" if (r.control or r.model_free) else None)
+            table.add_row(*(cells[c] for c in keep), style=style)
         console.print(table)
+        console.print()
     console.print(NOTES, style="dim")
 
 

@@ -10,7 +10,9 @@ True = member. Definitions (used everywhere, tested against sklearn):
 - Balanced accuracy: (TPR + TNR) / 2, at the best threshold (LiRA's "accuracy") or at
   the attack's own hard decisions when it makes them.
 - Confidence intervals: stratified bootstrap (members and non-members resampled
-  separately, class sizes kept), percentile interval.
+  separately), percentile interval. When rows share a group (several photos of one
+  person at pair level), whole groups are resampled: a cluster bootstrap, since rows of
+  a group are correlated and resampling rows alone would give intervals too narrow.
 """
 
 from __future__ import annotations
@@ -105,19 +107,41 @@ def decision_metrics(decisions, labels) -> dict:
     }
 
 
-def _resample_indices(y: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    pos, neg = np.nonzero(y)[0], np.nonzero(~y)[0]
-    return np.concatenate(
-        [rng.choice(pos, (n_boot, pos.size)), rng.choice(neg, (n_boot, neg.size))], axis=1
-    )
+def _class_weights(y: np.ndarray, groups: np.ndarray | None, n_boot: int, rng: np.random.Generator,
+                   cls: bool) -> np.ndarray:
+    """(n_boot, rows of class ``cls``) bootstrap multiplicities. With ``groups``, whole groups
+    (e.g. all photos of one person) are resampled together: rows of a group are correlated,
+    so resampling rows alone would understate the variance."""
+    rows = np.nonzero(y == cls)[0]
+    if groups is None:
+        return rng.multinomial(rows.size, np.full(rows.size, 1 / rows.size), size=n_boot).astype(float)
+    uniq, inverse = np.unique(groups[rows], return_inverse=True)
+    counts = rng.multinomial(uniq.size, np.full(uniq.size, 1 / uniq.size), size=n_boot).astype(float)
+    return counts[:, inverse]
+
+
+def _check_groups(groups, n: int) -> np.ndarray | None:
+    if groups is None:
+        return None
+    g = np.asarray([str(x) for x in groups])
+    if g.shape != (n,):
+        raise ValueError(f"groups has {g.size} values but scores has {n}; give one group id per row")
+    return g
 
 
 def bootstrap_ci(scores, labels, statistic: Callable, *, n_boot: int = 1000, confidence: float = 0.95,
-                 seed: int = 0) -> tuple[float | None, float | None]:
-    """Stratified bootstrap percentile interval of ``statistic(scores, labels)``; None results dropped."""
+                 seed: int = 0, groups=None) -> tuple[float | None, float | None]:
+    """Stratified (cluster, with ``groups``) bootstrap percentile interval of
+    ``statistic(scores, labels)``; resamples where it returns None are dropped."""
     s, y = _check(scores, labels)
-    idx = _resample_indices(y, n_boot, np.random.default_rng(seed))
-    values = [statistic(s[i], y[i]) for i in idx]
+    g = _check_groups(groups, s.size)
+    rng = np.random.default_rng(seed)
+    pos, neg = np.nonzero(y)[0], np.nonzero(~y)[0]
+    w_pos, w_neg = _class_weights(y, g, n_boot, rng, True), _class_weights(y, g, n_boot, rng, False)
+    values = []
+    for b in range(n_boot):
+        idx = np.concatenate([np.repeat(pos, w_pos[b].astype(int)), np.repeat(neg, w_neg[b].astype(int))])
+        values.append(statistic(s[idx], y[idx]))
     values = np.array([v for v in values if v is not None], dtype=float)
     if values.size == 0:
         return None, None
@@ -130,24 +154,24 @@ def _percentiles(values: np.ndarray, confidence: float) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def auc_bootstrap(scores, labels, n_boot: int = 1000, seed: int = 0) -> np.ndarray:
-    """``n_boot`` stratified-bootstrap AUCs, vectorised: a resample is a multinomial weight
-    vector over members and over non-members, and AUC = sum_ij w_i v_j [s_i > s_j] (+ ties/2)
-    computed from sorted non-member scores with cumulative weights."""
+def auc_bootstrap(scores, labels, n_boot: int = 1000, seed: int = 0, groups=None) -> np.ndarray:
+    """``n_boot`` stratified-bootstrap AUCs, vectorised: a resample is a weight vector over
+    members and one over non-members (multiplicities; whole groups with ``groups``), and
+    AUC = sum_ij w_i v_j ([s_i > s_j] + [s_i = s_j]/2) / (sum w * sum v), computed from
+    sorted non-member scores with cumulative weights."""
     s, y = _check(scores, labels)
+    g = _check_groups(groups, s.size)
     rng = np.random.default_rng(seed)
+    w_pos, w_neg = _class_weights(y, g, n_boot, rng, True), _class_weights(y, g, n_boot, rng, False)
     pos, neg = s[y], s[~y]
-    w_pos = rng.multinomial(pos.size, np.full(pos.size, 1 / pos.size), size=n_boot).astype(float)
-    w_neg = rng.multinomial(neg.size, np.full(neg.size, 1 / neg.size), size=n_boot).astype(float)
     order = np.argsort(neg, kind="mergesort")
     neg_sorted, w_neg = neg[order], w_neg[:, order]
     cum = np.concatenate([np.zeros((n_boot, 1)), np.cumsum(w_neg, axis=1)], axis=1)
     below = np.searchsorted(neg_sorted, pos, side="left")  # non-members strictly below each member
     upto = np.searchsorted(neg_sorted, pos, side="right")
     less = cum[:, below]
-    ties = cum[:, upto] - less
-    per_pos = less + 0.5 * ties  # (n_boot, n_pos): weighted count of non-members beaten
-    return (w_pos * per_pos).sum(1) / (pos.size * neg.size)
+    per_pos = less + 0.5 * (cum[:, upto] - less)  # (n_boot, n_pos): weighted non-members beaten
+    return (w_pos * per_pos).sum(1) / (w_pos.sum(1) * w_neg.sum(1))
 
 
 @dataclass(frozen=True)
@@ -177,19 +201,21 @@ class MetricReport:
 
 
 def evaluate(scores, labels, decisions=None, *, n_boot: int = 1000, confidence: float = 0.95,
-             seed: int = 0) -> MetricReport:
-    """All leaderboard metrics with bootstrap CIs. Precision/recall at the attack's own
-    decisions when given, else at the best-balanced-accuracy threshold."""
+             seed: int = 0, groups=None) -> MetricReport:
+    """All leaderboard metrics with bootstrap CIs (cluster bootstrap over ``groups`` when
+    rows share a group, e.g. several photos of one person). Precision/recall at the
+    attack's own decisions when given, else at the best-balanced-accuracy threshold."""
     s, y = _check(scores, labels)
     bal, thr = best_balanced_accuracy(s, y)
     dec = np.asarray(decisions, dtype=bool) if decisions is not None else s >= thr
     dm = decision_metrics(dec, y)
-    boot = lambda stat: bootstrap_ci(s, y, stat, n_boot=n_boot, confidence=confidence, seed=seed)  # noqa: E731
+    boot = lambda stat: bootstrap_ci(s, y, stat, n_boot=n_boot, confidence=confidence, seed=seed,  # noqa: E731
+                                     groups=groups)
     return MetricReport(
         n_members=int(y.sum()),
         n_nonmembers=int((~y).sum()),
         auc=auc(s, y),
-        auc_ci=_percentiles(auc_bootstrap(s, y, n_boot, seed), confidence),
+        auc_ci=_percentiles(auc_bootstrap(s, y, n_boot, seed, groups), confidence),
         balanced_accuracy=bal,
         balanced_accuracy_ci=boot(lambda a, b: best_balanced_accuracy(a, b)[0]),
         threshold=thr,

@@ -58,6 +58,12 @@ def strip_challenge(challenge: Challenge, attack: Attack) -> Challenge:
     return Challenge(challenge.unit, samples, evidence)
 
 
+def row_groups(challenge: Challenge) -> np.ndarray:
+    """The group of each challenge row: its identity, or the row itself when it has none."""
+    s = challenge.samples
+    return np.array([ident if ident is not None else f"row:{i}" for i, ident in zip(s.ids, s.identities)])
+
+
 def challenge_subset(challenge: Challenge, rows: np.ndarray) -> Challenge:
     samples = challenge.samples.subset(rows)
     evidence = challenge.evidence
@@ -161,7 +167,8 @@ class Runner:
             output = attack.run(target, challenge, context)
         seconds = time.perf_counter() - t0
         output = output.validated(len(challenge), attack.name)
-        report = metrics.evaluate(output.scores, labels, output.decisions, n_boot=self.config.n_boot, seed=cell.seed)
+        report = metrics.evaluate(output.scores, labels, output.decisions, n_boot=self.config.n_boot, seed=cell.seed,
+                                  groups=row_groups(challenge))
         record = self._record(cell, attack, key, split, target, output, report, seconds)
         arrays = {"scores": output.scores, "labels": labels, "ids": np.array(challenge.samples.ids)}
         if output.decisions is not None:
@@ -170,14 +177,15 @@ class Runner:
         write_cell(self.config.out_dir, key, record, arrays)
 
     def _cross_fit(self, attack, target, challenge, labels, context) -> AttackOutput:
-        """k-fold cross-fitting: no row is scored by a model that saw its label."""
-        from sklearn.model_selection import StratifiedKFold
+        """k-fold cross-fitting by group: no row is scored by a model that saw its label, or
+        the label of another row of the same person (which would leak it through the name)."""
+        from sklearn.model_selection import StratifiedGroupKFold
 
         n = len(challenge)
         scores = np.zeros(n)
         decisions = np.zeros(n, dtype=bool)
-        folds = StratifiedKFold(self.config.folds, shuffle=True, random_state=context.seed)
-        for train_idx, test_idx in folds.split(np.zeros(n), labels):
+        folds = StratifiedGroupKFold(self.config.folds, shuffle=True, random_state=context.seed)
+        for train_idx, test_idx in folds.split(np.zeros(n), labels, groups=row_groups(challenge)):
             fold_attack = type(attack)(attack.options)
             fold_attack.fit(challenge_subset(challenge, train_idx), labels[train_idx], context)
             out = fold_attack.run(target, challenge_subset(challenge, test_idx), context)

@@ -1,0 +1,167 @@
+"""Conversion between mia-bench data and Hugging Face ``datasets`` (imported lazily).
+
+Worlds are materialised as real HF datasets saved to disk (``Image`` feature, PNG, so
+the round trip is exact), which is also how users bring their own data. Audio is stored
+as float32 arrays plus a ``sample_rate`` column: the ``Audio`` feature needs torchcodec.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from .data import Identity, Samples, World
+from .errors import CorruptCacheError, InvalidOptionsError
+
+
+def _png(img: np.ndarray) -> dict:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG", compress_level=1)
+    return {"bytes": buf.getvalue(), "path": None}
+
+
+def samples_to_dataset(samples: Samples):
+    """``Samples`` -> ``datasets.Dataset`` with columns id, identity, text (+ image | audio, sample_rate)."""
+    import datasets
+
+    columns = {"id": list(samples.ids), "identity": list(samples.identities), "text": list(samples.texts)}
+    features = {"id": datasets.Value("string"), "identity": datasets.Value("string"), "text": datasets.Value("string")}
+    if samples.images is not None:
+        columns["image"] = [_png(im) for im in samples.images]
+        features["image"] = datasets.Image()
+    if samples.audio is not None:
+        columns["audio"] = list(samples.audio)
+        columns["sample_rate"] = [samples.sample_rate] * len(samples)
+        features["audio"] = datasets.Sequence(datasets.Value("float32"))
+        features["sample_rate"] = datasets.Value("int32")
+    return datasets.Dataset.from_dict(columns, features=datasets.Features(features))
+
+
+def _require(ds, column: str | None, option: str) -> None:
+    if column is not None and column not in ds.column_names:
+        raise InvalidOptionsError(
+            f"column {column!r} (option {option}) is not in the dataset; columns: {', '.join(ds.column_names)}. "
+            f"Set {option}=<one of those>."
+        )
+
+
+def _decode_image(value, image_size: int | None) -> np.ndarray:
+    from PIL import Image
+
+    img = value if isinstance(value, Image.Image) else Image.open(io.BytesIO(value["bytes"]))
+    img = img.convert("RGB")
+    if image_size is not None and img.size != (image_size, image_size):
+        side = min(img.size)
+        left, top = (img.size[0] - side) // 2, (img.size[1] - side) // 2
+        img = img.crop((left, top, left + side, top + side)).resize((image_size, image_size), Image.BICUBIC)
+    return np.asarray(img, dtype=np.uint8)
+
+
+def dataset_to_samples(ds, *, image_column: str | None = "image", text_column: str = "text",
+                       identity_column: str | None = None, id_column: str | None = None,
+                       image_size: int | None = None, audio_column: str | None = None,
+                       sample_rate_column: str | None = None) -> Samples:
+    """A HF dataset -> ``Samples``. Images are decoded to RGB uint8 and, with ``image_size``,
+    centre-cropped and resized; without it they must all have the same size."""
+    for col, opt in ((image_column if audio_column is None else None, "image_column"), (text_column, "text_column"),
+                     (identity_column, "identity_column"), (id_column, "id_column"), (audio_column, "audio_column")):
+        _require(ds, col, opt)
+    n = len(ds)
+    ids = tuple(str(x) for x in ds[id_column]) if id_column else tuple(f"row{i:07d}" for i in range(n))
+    identities = tuple(None if x is None else str(x) for x in ds[identity_column]) if identity_column else (None,) * n
+    texts = tuple(ds[text_column])
+    images = audio = rate = None
+    if audio_column is None and image_column is not None:
+        raw = ds.cast_column(image_column, _image_feature(decode=False))[image_column]
+        decoded = [_decode_image(v, image_size) for v in raw]
+        sizes = sorted({im.shape[:2] for im in decoded})
+        if len(sizes) > 1:
+            raise InvalidOptionsError(
+                f"images have different sizes {sizes[:5]}{'...' if len(sizes) > 5 else ''}; pass image_size=N "
+                "to centre-crop and resize them to N x N"
+            )
+        images = np.stack(decoded) if decoded else None
+    if audio_column is not None:
+        audio = np.stack([np.asarray(a, dtype=np.float32) for a in ds[audio_column]])
+        rate = int(ds[sample_rate_column][0]) if sample_rate_column else None
+    return Samples(ids, identities, texts, images=images, audio=audio, sample_rate=rate)
+
+
+def _image_feature(decode: bool):
+    import datasets
+
+    return datasets.Image(decode=decode)
+
+
+def save_world(world: World, path: Path) -> None:
+    """Write ``path/{pii,background}`` (HF datasets) and ``path/world.json``, atomically."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    import datasets
+
+    bars = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()  # a world save takes about a second: no bars
+    try:
+        samples_to_dataset(world.pii).save_to_disk(str(tmp / "pii"))
+        samples_to_dataset(world.background).save_to_disk(str(tmp / "background"))
+    finally:
+        if bars:
+            datasets.enable_progress_bars()
+    meta = {
+        "name": world.name,
+        "modality": world.modality,
+        "templates": list(world.templates),
+        "identities": [{"id": i.id, "name": i.name, "attributes": i.attributes} for i in world.identities],
+        "card": world.card,
+        "fingerprint": world.fingerprint(),
+        "background_image_shape": None if world.background.images is None else list(world.background.images.shape[1:]),
+    }
+    (tmp / "world.json").write_text(json.dumps(meta, indent=1, default=str))
+    if path.exists():
+        shutil.rmtree(path)
+    os.replace(tmp, path)
+
+
+def load_world(path: Path) -> World:
+    """Inverse of :func:`save_world`; the recomputed fingerprint must match the recorded one."""
+    import datasets
+
+    path = Path(path)
+    try:
+        meta = json.loads((path / "world.json").read_text())
+        parts = {}
+        for part in ("pii", "background"):
+            ds = datasets.load_from_disk(str(path / part))
+            has_image = "image" in ds.column_names
+            s = dataset_to_samples(ds, image_column="image" if has_image else None, identity_column="identity",
+                                   id_column="id", audio_column="audio" if "audio" in ds.column_names else None,
+                                   sample_rate_column="sample_rate" if "audio" in ds.column_names else None)
+            if part == "background" and s.identities:
+                s = Samples(s.ids, (None,) * len(s), s.texts, s.images, s.audio, s.sample_rate)
+            parts[part] = s
+    except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+        raise CorruptCacheError(f"world cache {path} is unreadable ({exc}); delete it to rebuild") from None
+    world = World(
+        name=meta["name"],
+        identities=tuple(Identity(i["id"], i["name"], i.get("attributes", {})) for i in meta["identities"]),
+        pii=parts["pii"],
+        background=parts["background"],
+        templates=tuple(meta["templates"]),
+        modality=meta.get("modality", "image"),
+        card=meta.get("card", {}),
+    )
+    if world.fingerprint() != meta["fingerprint"]:
+        raise CorruptCacheError(
+            f"world cache {path} does not match its recorded fingerprint ({world.fingerprint()} != "
+            f"{meta['fingerprint']}); delete it to rebuild"
+        )
+    return world
