@@ -55,7 +55,12 @@ def _require(ds, column: str | None, option: str) -> None:
 def _decode_image(value, image_size: int | None) -> np.ndarray:
     from PIL import Image
 
-    img = value if isinstance(value, Image.Image) else Image.open(io.BytesIO(value["bytes"]))
+    if isinstance(value, Image.Image):
+        img = value
+    elif value.get("bytes") is not None:
+        img = Image.open(io.BytesIO(value["bytes"]))
+    else:  # imagefolder rows point at files
+        img = Image.open(value["path"])
     img = img.convert("RGB")
     if image_size is not None and img.size != (image_size, image_size):
         side = min(img.size)

@@ -2,7 +2,7 @@
 
 The controls are the point: CSA must see the members of the real target, and must sit
 at chance on the null target (same recipe, trained without the members); the blind
-baseline must sit at chance on the i.i.d. split. With 150 members vs 150 non-member
+baseline must not beat chance on the i.i.d. split. With 150 members vs 150 non-member
 pairs, a 95% bootstrap CI of AUC is about +-0.065 wide, so a real effect of AUC >= 0.75
 clears 0.5 with a wide margin, and chance-level scores contain 0.5 in ~95% of seeds:
 we test containment with that 95% interval for the two controls (a false alarm rate of
@@ -56,9 +56,13 @@ def test_null_target_gives_csa_chance(run):
 
 
 def test_blind_baseline_certifies_the_split(run):
+    """A distribution shift shows as blind AUC significantly *above* 0.5. Below 0.5 is the
+    known anti-learning of cross-fitting with fixed class totals on small samples (holding
+    out a member leaves its name's n-grams slightly enriched among non-members), not a
+    shift, so the certificate is one-sided: the CI's lower end must not clear 0.5."""
     for unit in ("pair", "identity"):
         lo, hi = _rec(run[0], "blind", unit)["metrics"]["auc_ci"]
-        assert lo < 0.5 < hi, (unit, lo, hi)
+        assert lo < 0.5, (unit, lo, hi)
 
 
 def test_warm_rerun_trains_nothing(run, monkeypatch):

@@ -3,8 +3,12 @@
 It never queries the target. Features: TF-IDF of character n-grams of the text, plus a
 colour histogram of the image (or simple waveform statistics for audio); a logistic
 regression learns member vs non-member. The runner cross-fits it (k folds), so no row is
-scored by a classifier that saw its label. On an i.i.d. split it must sit at chance: if
-it does not, the split has a distribution shift and attack numbers on it mean little.
+scored by a classifier that saw its label (folds are grouped by identity, so a person's
+other photos cannot leak the label through the name). On an i.i.d. split it must not
+beat chance: if its AUC is significantly above 0.5, the split has a distribution shift
+and attack numbers on it mean little. On small samples it can fall somewhat *below* 0.5:
+cross-fitting with fixed class totals anti-learns (holding out a member leaves its
+name's n-grams slightly enriched among non-members); that is not a shift.
 """
 
 from __future__ import annotations
