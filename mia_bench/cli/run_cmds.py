@@ -58,11 +58,17 @@ def run_cmd(out, cache, n_boot, rerun, no_progress, no_plots, as_json, **selecti
               help="Results folder of a run.")
 @click.option("--no-plots", is_flag=True, help="Skip plots.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-def leaderboard_cmd(out, no_plots, as_json) -> None:
+@click.option("--readme", type=click.Path(path_type=Path, exists=True), default=None,
+              help="Also replace the block between <!-- quick-leaderboard --> markers in this file.")
+def leaderboard_cmd(out, no_plots, as_json, readme) -> None:
     """Re-render the leaderboard (tables and plots) from a run's saved results."""
+    from ..leaderboard import build_tracks, splice_markdown, to_markdown
     from ..results import load_records
 
     records = load_records(out)
     if not records:
         raise click.ClickException(f"No results under {out}/cells. Run `mia-bench run --out {out}` first.")
     _print_board(out, records, as_json, plots=not no_plots)
+    if readme:
+        readme.write_text(splice_markdown(readme.read_text(), to_markdown(build_tracks(records)), str(out)))
+        click.echo(f"Updated the leaderboard block in {readme}")

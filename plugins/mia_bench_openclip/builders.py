@@ -42,10 +42,24 @@ def create_random_model(arch: str, seed: int):
     import torch
 
     register_model_configs()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = open_clip.create_model(arch, output_dict=True)
+    quiet = _DropMessage("No pretrained weights loaded")  # random init is the point here
+    logging.getLogger().addFilter(quiet)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = open_clip.create_model(arch, output_dict=True)
+    finally:
+        logging.getLogger().removeFilter(quiet)
     return model, open_clip.get_tokenizer(arch)
+
+
+class _DropMessage(logging.Filter):
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()
 
 
 class TrainOptions(Recipe):

@@ -7,8 +7,10 @@ variability D (dispersion of the K results) are compared with the same features 
 gibberish reference by an anomaly-detector ensemble (see ``decision.py``).
 
 Choices the paper leaves open, exposed as options and recorded in every result:
-inversion space (default ``pixel``: sigmoid-parametrised pixels), K=8, 30 Adam steps at
-lr 0.05 (the probe's best pixel setting; sub-second per query on 2 CPU cores), the
+inversion space (default ``pixel``: sigmoid-parametrised pixels; low-resolution spaces
+lost the signal in our ablation), K=8, 100 Adam steps at lr 0.05 (30 steps left D
+uninformative and diluted S; see leaderboards/umid/ablation.md; ~0.1 s per query on 2
+CPU cores), the
 reference (100 gibberish strings of 10 printable characters, as in the predecessors'
 code), the features (S and D), the detectors (IForest, LOF, OCSVM, ECOD), and the
 decision (``oriented`` by default; ``plain`` is the paper's two-sided ensemble).
@@ -32,7 +34,7 @@ FEATURES = ("S", "D", "S_max", "S_gain", "S_early")
 
 class UMIDOptions(BaseModel):
     k: int = Field(8, ge=2, le=512, description="independent inversion restarts per query")
-    steps: int = Field(30, ge=1, le=5000, description="Adam steps per inversion")
+    steps: int = Field(100, ge=1, le=5000, description="Adam steps per inversion")
     lr: float = Field(0.05, gt=0, description="Adam learning rate")
     space: str = Field("pixel", description="inversion space: pixel, lowres:R, waveform (audio)")
     reference: str = Field("gibberish", description="gibberish (paper), gibberish-names, or population-names")
@@ -47,7 +49,7 @@ class UMIDOptions(BaseModel):
 
 class UMID(Attack):
     name = "umid"
-    version = "1"
+    version = "2"
     description = "Text-only: cross-modal inversion similarity/variability vs a gibberish reference, detector ensemble."
     units = ("identity",)
     inputs = frozenset({"text"})
@@ -86,11 +88,15 @@ class UMID(Attack):
                     return {f: z[f] for f in z.files}
             except (OSError, ValueError):
                 path.unlink(missing_ok=True)  # corrupt: recompute
+        import time
+
         seeds = [int(stable_hash([context.seed, t], 8), 16) for t in texts]
+        t0 = time.perf_counter()
         text_emb = target.encode_text(texts)
         result = invert(target, text_emb, o.k, o.steps, o.lr, o.space, seeds, chunk=o.chunk)
         feats = similarity_variability(result, text_emb)
         feats["forward_backward"] = np.array(result.forward_backward)
+        feats["seconds"] = np.array(time.perf_counter() - t0)  # the audit cost, also when read from cache
         _save_npz(path, feats)
         return feats
 
@@ -107,6 +113,8 @@ class UMID(Attack):
             decisions=out["decision"],
             features={**{f: query[f] for f in FEATURES}, "plain_score": out["plain"], "oriented_score": out["oriented"]},
             info={"forward_backward_rows": passes, "reference_queries": len(ref_texts),
+                  "inversion_seconds_per_query": float(query["seconds"]) / max(1, len(challenge)),
+                  "reference_seconds": float(ref["seconds"]),
                   "reference_S_mean": float(ref["S"].mean()), "reference_D_mean": float(ref["D"].mean())},
         )
 

@@ -61,22 +61,33 @@ def invert(target, text_emb: np.ndarray, k: int, steps: int, lr: float, space: s
     import torch
 
     m, d = text_emb.shape
-    device = target.device
     shape = _param_shape(space, target.media_input_shape)
-    rows = m * k
     init = np.concatenate([np.random.default_rng(s).standard_normal((k, *shape), dtype=np.float32)
                            for s in query_seeds]) * init_scale  # a fresh start per restart
-    goal_all = torch.from_numpy(np.repeat(text_emb, k, axis=0)).to(device)
-    emb_out = np.zeros((rows, d), np.float32)
+    goal = np.repeat(text_emb, k, axis=0)
+    emb, traj = optimise(target, init, goal, steps, lr, space, chunk)
+    return InversionResult(emb.reshape(m, k, d), traj.reshape(m, k, steps), m * k * (steps + 1))
+
+
+def optimise(target, init: np.ndarray, goal: np.ndarray, steps: int, lr: float, space: str,
+             chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Adam on ``init`` (rows, ...) towards ``goal`` (rows, D), ``chunk`` rows per batched
+    forward/backward. Returns final embeddings (rows, D) and the cosine trajectory (rows, steps)."""
+    import torch
+
+    rows = init.shape[0]
+    device = target.device
+    goal_all = torch.from_numpy(np.ascontiguousarray(goal, dtype=np.float32)).to(device)
+    emb_out = np.zeros((rows, goal.shape[1]), np.float32)
     traj = np.zeros((rows, steps), np.float32)
     for a in range(0, rows, chunk):
         b = min(rows, a + chunk)
         z = torch.from_numpy(init[a:b]).to(device).requires_grad_(True)
         opt = torch.optim.Adam([z], lr=lr)
-        goal = goal_all[a:b]
+        goal_t = goal_all[a:b]
         for step in range(steps):
             emb = target.media_features(target.media_from_unit(_to_unit(z, space, target.media_input_shape)))
-            cos = (emb * goal).sum(-1)
+            cos = (emb * goal_t).sum(-1)
             opt.zero_grad(set_to_none=True)
             (-cos.sum()).backward()
             opt.step()
@@ -84,7 +95,7 @@ def invert(target, text_emb: np.ndarray, k: int, steps: int, lr: float, space: s
         with torch.no_grad():
             final = target.media_features(target.media_from_unit(_to_unit(z, space, target.media_input_shape)))
         emb_out[a:b] = final.cpu().numpy()
-    return InversionResult(emb_out.reshape(m, k, d), traj.reshape(m, k, steps), rows * (steps + 1))
+    return emb_out, traj
 
 
 def similarity_variability(result: InversionResult, text_emb: np.ndarray) -> dict[str, np.ndarray]:

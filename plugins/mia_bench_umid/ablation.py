@@ -1,0 +1,160 @@
+"""``mia-bench umid-ablation``: every UMID variant we tried, measured on the same target.
+
+Rows: features (S, D, both, ...), decision (oriented vs the paper's plain ensemble),
+single detectors vs the ensemble, inversion space, reference set, and sweeps over K and
+steps (plotted as AUC/accuracy vs parameter, like the paper's Figures 4 and 5), plus the
+text-kNN baseline and the null-target control. Inversions are cached per inversion
+setting, so decision-only variants cost nothing extra.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+
+DEFAULT = {"k": 8, "steps": 100, "lr": 0.05, "space": "pixel"}
+VARIANTS: list[tuple[str, dict]] = [
+    ("default (S+D, oriented, 4 detectors)", {}),
+    ("S only", {"features": ["S"]}),
+    ("D only", {"features": ["D"]}),
+    ("S_max only", {"features": ["S_max"]}),
+    ("S + S_max", {"features": ["S", "S_max"]}),
+    ("plain ensemble (paper), S+D", {"decision": "plain"}),
+    ("plain ensemble, S only", {"decision": "plain", "features": ["S"]}),
+    ("iforest only", {"detectors": ["iforest"]}),
+    ("lof only", {"detectors": ["lof"]}),
+    ("ocsvm only", {"detectors": ["ocsvm"]}),
+    ("ecod only", {"detectors": ["ecod"]}),
+    ("reference: name-shaped gibberish", {"reference": "gibberish-names"}),
+    ("reference: population names", {"reference": "population-names"}),
+    ("space lowres:8", {"space": "lowres:8"}),
+    ("space lowres:4", {"space": "lowres:4"}),
+    ("lr 0.01", {"lr": 0.01}),
+    ("30 steps (S+D)", {"steps": 30}),
+    ("30 steps, S only", {"steps": 30, "features": ["S"]}),
+]
+K_SWEEP = [2, 4, 8, 16, 32]
+STEP_SWEEP = [5, 10, 30, 100]
+
+
+def _evaluate(runner, cell, attack_cls, options: dict, target_cell=None):
+    from mia_bench.metrics import evaluate
+    from mia_bench.registry import validate_options
+    from mia_bench.runner import strip_challenge
+    from mia_bench.target import MeteredTarget
+
+    attack = attack_cls(validate_options(attack_cls, "attack", options))
+    cell = target_cell or cell
+    split = runner.split(cell)
+    challenge, labels = split.challenge("identity")
+    challenge = strip_challenge(challenge, attack)
+    target = MeteredTarget(runner.target(cell), attack.name, allow_media=False)
+    t0 = time.perf_counter()
+    out = attack.run(target, challenge, runner._context(cell, split))
+    seconds = time.perf_counter() - t0
+    report = evaluate(out.scores, labels, out.decisions, n_boot=1000, seed=cell.seed)
+    fpr_real = None if out.decisions is None else float(out.decisions[~labels].mean())
+    return {"auc": report.auc, "auc_ci": list(report.auc_ci), "accuracy": report.decision_accuracy or report.balanced_accuracy,
+            "best_accuracy": report.balanced_accuracy, "tpr_at_1fpr": report.tpr_at_1fpr,
+            "fpr_real_nonmembers": fpr_real,
+            "seconds_per_query": out.info.get("inversion_seconds_per_query", seconds / len(challenge)),
+            "forward_backward_rows": out.info.get("forward_backward_rows")}
+
+
+def run_ablation(target: str, dataset: str, seed: int, out_dir: Path, cache_dir: Path | None) -> dict:
+    from mia_bench.cache import Cache
+    from mia_bench.plan import build_plan
+    from mia_bench.runner import RunConfig, Runner
+    from mia_bench_umid.attack import UMID, TextKNN
+
+    plan = build_plan(["umid"], [target, target + ("&" if "?" in target else "?") + "control=null"], [dataset],
+                      None, [seed])
+    runner = Runner(plan, RunConfig(out_dir, Cache(cache_dir), progress=False))
+    real, null = plan.cells[0], plan.cells[1]
+    rows = []
+    for label, opts in VARIANTS:
+        rows.append({"variant": label, "options": {**DEFAULT, **opts}, **_evaluate(runner, real, UMID, {**DEFAULT, **opts})})
+    rows.append({"variant": "text-kNN baseline (no inversion)", "options": {}, **_evaluate(runner, real, TextKNN, {})})
+    rows.append({"variant": "null target, S only", "options": {"features": ["S"]},
+                 **_evaluate(runner, real, UMID, {**DEFAULT, "features": ["S"]}, target_cell=null)})
+    rows.append({"variant": "null target, default", "options": {}, **_evaluate(runner, real, UMID, DEFAULT, target_cell=null)})
+    sweeps = {"k": [], "steps": []}
+    for k in K_SWEEP:
+        for feats in (["S"], ["S", "D"]):
+            sweeps["k"].append({"k": k, "features": feats, **_evaluate(runner, real, UMID, {**DEFAULT, "k": k, "features": feats})})
+    for steps in STEP_SWEEP:
+        for feats in (["S"], ["S", "D"]):
+            sweeps["steps"].append({"steps": steps, "features": feats,
+                                    **_evaluate(runner, real, UMID, {**DEFAULT, "steps": steps, "features": feats})})
+    return {"target": target, "dataset": dataset, "seed": seed, "rows": rows, "sweeps": sweeps}
+
+
+def write_report(result: dict, out_dir: Path) -> None:
+    from mia_bench.cache import atomic_write_json, atomic_write_text
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out_dir / "ablation.json", result)
+    lines = [f"# UMID ablation\n\nTarget `{result['target']}` on `{result['dataset']}` (seed {result['seed']}), "
+             "identity level, 100 members vs 100 non-members. Unless a row says otherwise: K=8, 100 Adam "
+             "steps at lr 0.05 in pixel space, 100 gibberish references, features S+D, oriented decision, "
+             "IForest+LOF+OCSVM+ECOD. acc = balanced accuracy of the hard decision; FPR on real non-member "
+             "names = share of real non-members the hard decision calls members. s/query = inversion cost. "
+             "With the oriented decision the continuous score is the signed z-score, so single detectors "
+             "change only the hard decision (acc), not the AUC. "
+             "Regenerate with `mia-bench umid-ablation --out leaderboards/umid`.\n",
+             "| variant | AUC [95% CI] | acc | best acc | TPR@1% | FPR on real non-member names | s/query |",
+             "|---|---|---|---|---|---|---|"]
+    for r in result["rows"]:
+        fpr = "" if r["fpr_real_nonmembers"] is None else f"{r['fpr_real_nonmembers']:.2f}"
+        tpr = "n/r" if r["tpr_at_1fpr"] is None else f"{r['tpr_at_1fpr']:.2f}"
+        lines.append(f"| {r['variant']} | {r['auc']:.3f} [{r['auc_ci'][0]:.2f}, {r['auc_ci'][1]:.2f}] | "
+                     f"{r['accuracy']:.3f} | {r['best_accuracy']:.3f} | {tpr} | {fpr} | {r['seconds_per_query']:.3f} |")
+    atomic_write_text(out_dir / "ablation.md", "\n".join(lines) + "\n\n![AUC vs K](auc_vs_k.png) ![AUC vs steps](auc_vs_steps.png)\n")
+    _plot_sweep(result["sweeps"]["k"], "k", "restarts K", out_dir / "auc_vs_k.png")
+    _plot_sweep(result["sweeps"]["steps"], "steps", "inversion steps", out_dir / "auc_vs_steps.png")
+
+
+def _plot_sweep(points: list[dict], key: str, xlabel: str, path: Path) -> None:
+    import matplotlib
+    import matplotlib.ticker
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    for feats in (["S"], ["S", "D"]):
+        pts = [p for p in points if p["features"] == feats]
+        x = [p[key] for p in pts]
+        label = "+".join(feats)
+        axes[0].errorbar(x, [p["auc"] for p in pts], yerr=np.abs(np.array([p["auc_ci"] for p in pts]).T - [p["auc"] for p in pts]),
+                         marker="o", capsize=3, label=label)
+        axes[1].plot(x, [p["accuracy"] for p in pts], marker="o", label=label)
+    for ax, name in zip(axes, ("AUC (95% CI)", "balanced accuracy (own decision)")):
+        ax.axhline(0.5, color="grey", ls=":", lw=1)
+        ax.set(xscale="log", xlabel=xlabel, ylabel=name)
+        ticks = sorted({p[key] for p in points})
+        ax.set_xticks(ticks, [str(v) for v in ticks])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.legend(fontsize=8)
+    fig.suptitle(f"UMID vs {xlabel}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+@click.command("umid-ablation")
+@click.option("--target", "-t", default="clip-micro-vit", help="Target spec (trained here; its null control is added).")
+@click.option("--dataset", "-d", default="pii-faces", help="Dataset spec.")
+@click.option("--seed", default=0, type=int, help="Run seed.")
+@click.option("--out", "-o", type=click.Path(path_type=Path), default=Path("leaderboards/umid"), help="Output folder.")
+@click.option("--cache", type=click.Path(path_type=Path), default=None, help="Cache folder.")
+def umid_ablation(target, dataset, seed, out, cache) -> None:
+    """Measure every UMID variant (features, decisions, detectors, spaces, references, K and steps sweeps)."""
+    result = run_ablation(target, dataset, seed, out, cache)
+    write_report(result, out)
+    click.echo((out / "ablation.md").read_text())
+    click.echo(json.dumps({"written": str(out)}))

@@ -1,0 +1,95 @@
+"""``mia-bench umid-exposure``: how often must a person appear before an audit detects them?
+
+AUC of UMID (text only), text-kNN (text only), IDIA and CSA (both send photos) against
+the number of training photos per member identity, on one world with 13 photos per
+identity (up to 10 trained on, 3 held out as the auditor's photos), as in IDIA's
+experiments. Runs through the ordinary runner, so targets and results are cached and
+resumable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+
+EXPOSURES = (1, 3, 10)
+ATTACKS = ("umid", "text-knn", "idia", "csa")
+
+
+def dataset_spec(exposure: int) -> str:
+    return f"pii-faces?photos_per_identity=13&train_photos={exposure}&evidence_photos=3"
+
+
+def run_exposure(out: Path, target: str, seed: int, exposures=EXPOSURES) -> list[dict]:
+    from mia_bench.cache import Cache
+    from mia_bench.plan import build_plan
+    from mia_bench.results import load_records
+    from mia_bench.runner import RunConfig, Runner
+
+    plan = build_plan(list(ATTACKS), [target], [dataset_spec(e) for e in exposures], None, [seed])
+    plan.cells = [c for c in plan.cells if c.unit == "identity"]
+    Runner(plan, RunConfig(out / "run", Cache(), progress=True)).run()
+    keys = {c.key(plan.attack(c).version): c for c in plan.cells}
+    points = []
+    for rec in load_records(out / "run"):
+        cell = keys.get(rec.get("key"))
+        if cell is None or rec.get("status") != "ok":
+            continue
+        exposure = int(cell.dataset.options["train_photos"])
+        points.append({"attack": cell.attack.name, "exposure": exposure, "auc": rec["metrics"]["auc"],
+                       "auc_ci": rec["metrics"]["auc_ci"], "biometric": rec["threat_model"]["biometric_data_sent"]})
+    return sorted(points, key=lambda p: (p["attack"], p["exposure"]))
+
+
+def write_exposure(points: list[dict], out: Path, target: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mia_bench.cache import atomic_write_json, atomic_write_text
+
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "exposure.json", {"target": target, "points": points})
+    fig, ax = plt.subplots(figsize=(5.6, 3.8))
+    for attack in ATTACKS:
+        pts = [p for p in points if p["attack"] == attack]
+        if not pts:
+            continue
+        x = np.array([p["exposure"] for p in pts])
+        y = np.array([p["auc"] for p in pts])
+        err = np.abs(np.array([p["auc_ci"] for p in pts]).T - y)
+        style = "--" if pts[0]["biometric"] else "-"
+        ax.errorbar(x, y, yerr=err, fmt="o" + style, capsize=3,
+                    label=f"{attack} ({'sends photos' if pts[0]['biometric'] else 'text only'})")
+    ax.axhline(0.5, color="grey", ls=":", lw=1)
+    ax.set(xscale="log", xlabel="training photos per member identity", ylabel="AUC (95% CI)",
+           title="Detectability vs exposure (identity level)")
+    ax.set_xticks(list(EXPOSURES), [str(e) for e in EXPOSURES])
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "exposure.png", dpi=110)
+    plt.close(fig)
+    rows = ["| attack | " + " | ".join(f"{e} photos" for e in EXPOSURES) + " |", "|---|" + "---|" * len(EXPOSURES)]
+    for attack in ATTACKS:
+        cells = []
+        for e in EXPOSURES:
+            p = next((p for p in points if p["attack"] == attack and p["exposure"] == e), None)
+            cells.append("" if p is None else f"{p['auc']:.2f} [{p['auc_ci'][0]:.2f}, {p['auc_ci'][1]:.2f}]")
+        rows.append(f"| {attack} | " + " | ".join(cells) + " |")
+    atomic_write_text(out / "exposure.md", "# Exposure sweep\n\nAUC [95% CI] at identity level, 100 members vs "
+                      f"100 non-members, target `{target}`. Regenerate with `mia-bench umid-exposure`.\n\n"
+                      + "\n".join(rows) + "\n\n![exposure](exposure.png)\n")
+
+
+@click.command("umid-exposure")
+@click.option("--target", "-t", default="clip-micro-vit", help="Target spec (trained here).")
+@click.option("--seed", default=0, type=int)
+@click.option("--out", "-o", type=click.Path(path_type=Path), default=Path("leaderboards/exposure"))
+def umid_exposure(target, seed, out) -> None:
+    """AUC of UMID, text-kNN, IDIA and CSA vs training photos per member identity (plotted)."""
+    points = run_exposure(out, target, seed)
+    write_exposure(points, out, target)
+    click.echo((out / "exposure.md").read_text())
