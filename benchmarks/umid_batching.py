@@ -43,6 +43,8 @@ def main() -> None:
     init = np.random.default_rng(0).standard_normal((len(texts) * args.k, *shape), dtype=np.float32)
     goal = np.repeat(text_emb, args.k, axis=0)
 
+    grad_b = _grads(target, init, goal, slice(None))
+    grad_s = np.concatenate([_grads(target, init, goal, slice(i, i + 1)) for i in range(len(init))])
     t0 = time.perf_counter()
     batched, _ = optimise(target, init, goal, args.steps, 0.05, "pixel")
     t_batched = time.perf_counter() - t0
@@ -54,7 +56,9 @@ def main() -> None:
         "queries": len(texts), "k": args.k, "steps": args.steps, "rows": len(init),
         "batched_seconds": t_batched, "restart_by_restart_seconds": t_seq, "speedup": t_seq / t_batched,
         "batched_seconds_per_query": t_batched / len(texts),
-        "max_abs_embedding_difference": float(np.abs(batched - sequential).max()),
+        "max_relative_gradient_difference": float(np.abs(grad_b - grad_s).max() / np.abs(grad_s).max()),
+        "max_abs_final_cosine_difference": float(np.abs((batched * goal).sum(1) - (sequential * goal).sum(1)).max()),
+        "mean_final_cosine": float((batched * goal).sum(1).mean()),
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads", "torch": torch.__version__,
         "device": str(target.device),
     }
@@ -68,9 +72,23 @@ def main() -> None:
         "| mode | seconds | seconds per query |\n|---|---|---|\n"
         f"| one batched forward/backward per step | {t_batched:.2f} | {t_batched / len(texts):.3f} |\n"
         f"| restart by restart | {t_seq:.2f} | {t_seq / len(texts):.3f} |\n\n"
-        f"Speed-up: **{result['speedup']:.1f}x**; largest difference between the two modes' final embeddings: "
-        f"{result['max_abs_embedding_difference']:.1e} (float32 batching noise).\n")
+        f"Speed-up: **{result['speedup']:.1f}x**. Both modes compute the same gradients (largest difference "
+        f"{result['max_relative_gradient_difference']:.1e} of the largest gradient: float32 reduction order). "
+        "Adam's early updates are close to lr x sign(gradient), so that noise makes 100-step trajectories "
+        "drift apart on near-zero gradients; the final cosine to the text (what S averages, mean "
+        f"{result['mean_final_cosine']:.3f}) differs by at most {result['max_abs_final_cosine_difference']:.1e}.\n")
     print(json.dumps(result, indent=2))
+
+
+def _grads(target, init, goal, rows):
+    import torch
+
+    from mia_bench_umid.inversion import _to_unit
+
+    z = torch.from_numpy(init[rows]).requires_grad_(True)
+    emb = target.media_features(target.media_from_unit(_to_unit(z, "pixel", target.media_input_shape)))
+    (-(emb * torch.from_numpy(goal[rows])).sum()).backward()
+    return z.grad.numpy()
 
 
 if __name__ == "__main__":
