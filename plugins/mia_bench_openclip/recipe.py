@@ -14,7 +14,7 @@ class Recipe(BaseModel):
     weight_decay: float = Field(0.1, ge=0, description="AdamW weight decay")
     warmup_steps: int = Field(30, ge=0, description="linear warm-up steps")
     augment: str = Field("crop", description="training augmentation: none, crop, crop_flip, strong")
-    checkpoint_every: int = Field(3, ge=1, description="save a checkpoint every k epochs (and the last)")
+    checkpoint_every: int = Field(1, ge=1, description="save a checkpoint every k epochs (and the last); 1 = every epoch, for early stopping")
 
 
 AUGMENTATIONS = ("none", "crop", "crop_flip", "strong")
