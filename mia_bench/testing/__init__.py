@@ -163,13 +163,14 @@ def check_attack(attack, seed: int = 0, unit: str = "pair", strength: float = 1.
 
     import tempfile
 
+    workdir = tempfile.TemporaryDirectory(prefix="mia-check-")
     split = toy_split(seed, n=20, n_identities=80)
     challenge, labels = split.challenge(unit)
     challenge = strip_challenge(challenge, attack)
     target = None if attack.model_free else ToyTarget(member_pairs=split.train, strength=strength, seed=seed)
 
     def run(ch, s):
-        ctx = AttackContext(split.auxiliary, np.random.default_rng(s), s, Cache(tempfile.mkdtemp()), "image",
+        ctx = AttackContext(split.auxiliary, np.random.default_rng(s), s, Cache(workdir.name), "image",
                             progress=False)
         if attack.supervised:
             attack.fit(challenge, labels, ctx)
@@ -184,6 +185,7 @@ def check_attack(attack, seed: int = 0, unit: str = "pair", strength: float = 1.
     c = run(challenge_subset(challenge, perm), seed)
     assert np.corrcoef(a[perm], c)[0, 1] > 0.9, f"{attack.name}: scores do not follow rows under permutation"
     value = auc(a, labels)
+    workdir.cleanup()
     return {"auc": value}
 
 
