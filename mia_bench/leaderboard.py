@@ -136,16 +136,35 @@ def fmt_auc(row: Row) -> str:
     return f"{row.auc:.3f} [{fmt(lo, 2)}, {fmt(hi, 2)}]"
 
 
-COLUMNS = ("attack", "target", "AUC [95% CI]", "TPR@1%", "TPR@0.1%", "acc", "s/query", "queries", "shadows", "biometric")
+COLUMNS = ("attack", "target", "defense", "AUC [95% CI]", "TPR@1%", "TPR@0.1%", "acc", "s/query", "queries",
+           "shadows", "biometric")
+
+
+def defense_label(spec: str) -> str:
+    """``early-stopping?epoch=5`` -> ``early-stopping(5)``; ``none`` -> ``-``."""
+    name, _, query = spec.partition("?")
+    if name == "none":
+        return "-"
+    values = [kv.partition("=")[2] for kv in query.split("&") if kv]
+    return name + (f"({','.join(values)})" if values else "")
+
+
+def _columns(tracks_or_rows) -> tuple[str, ...]:
+    rows = [r for t in tracks_or_rows for r in t.rows]
+    keep = COLUMNS
+    if all(r.defense == "none" for r in rows):
+        keep = tuple(c for c in keep if c != "defense")
+    return keep
 
 
 def row_cells(row: Row, show_seed: bool) -> list[str]:
     if row.error:
-        return [row.attack, row.target, "error: " + row.error[:60], "", "", "", "", "", "", ""]
+        return [row.attack, row.target, defense_label(row.defense), "error: " + row.error[:60]] + [""] * 7
     acc = fmt(row.decision_accuracy if row.decision_accuracy is not None else row.accuracy)
     cells = [
         row.attack + (f" (seed {row.seed})" if show_seed else ""),
-        row.target + ("" if row.defense == "none" else f" +{row.defense}"),
+        row.target,
+        defense_label(row.defense),
         fmt_auc(row),
         fmt(row.tpr_1),
         fmt(row.tpr_01),
@@ -160,13 +179,15 @@ def row_cells(row: Row, show_seed: bool) -> list[str]:
 
 def to_markdown(tracks: list[Track]) -> str:
     out = []
+    cols = _columns(tracks)
     for t in tracks:
         show_seed = len({r.seed for r in t.rows}) > 1
         out.append(f"### {t.title}\n")
-        out.append("| " + " | ".join(COLUMNS) + " |")
-        out.append("|" + "---|" * len(COLUMNS))
+        out.append("| " + " | ".join(cols) + " |")
+        out.append("|" + "---|" * len(cols))
         for r in t.rows:
-            out.append("| " + " | ".join(c.replace("|", "\\|") for c in row_cells(r, show_seed)) + " |")
+            cells = dict(zip(COLUMNS, row_cells(r, show_seed)))
+            out.append("| " + " | ".join(cells[c].replace("|", "\\|") for c in cols) + " |")
         out.append("")
     out.append(NOTES)
     return "\n".join(out)
@@ -222,7 +243,10 @@ def render_terminal(tracks: list[Track], console=None) -> None:
 
     console = console or Console()
     wide = console.width >= 118
-    keep = [c for c in COLUMNS if wide or c not in ("queries", "shadows")]
+    keep = [c for c in _columns(tracks) if wide or c not in ("queries", "shadows")]
+    rows = [r for t in tracks for r in t.rows]
+    if not wide and all(r.tpr_01 is None for r in rows):
+        keep.remove("TPR@0.1%")  # all "not resolvable": no room to waste on narrow terminals
     for t in tracks:
         show_seed = len({r.seed for r in t.rows}) > 1
         table = Table(title=t.title, title_justify="left", box=box.SIMPLE_HEAD if wide else None,

@@ -79,6 +79,7 @@ class Runner:
         self._worlds: dict[Any, Any] = {}
         self._splits: dict[Any, MembershipSplit] = {}
         self._targets: dict[Any, Target | BaseException] = {}
+        self._utility: dict[str, dict] = {}
 
     # --- shared artefacts, built once per run and cached on disk ------------------
     def split(self, cell: Cell) -> MembershipSplit:
@@ -159,6 +160,10 @@ class Runner:
         if not attack.model_free:
             inner = self.target(cell)
             target = MeteredTarget(inner, attack.name, allow_media=attack.sends_biometrics())
+            if inner.fingerprint not in self._utility and ("image" in inner.capabilities or "audio" in inner.capabilities):
+                from .utility import utility_metrics
+
+                self._utility[inner.fingerprint] = utility_metrics(inner, split)
         context = self._context(cell, split)
         t0 = time.perf_counter()
         if attack.supervised:
@@ -214,6 +219,7 @@ class Runner:
                 "label": cell.target_label,
                 "fingerprint": target.fingerprint,
                 "info": target.info,
+                "utility": self._utility.get(target.fingerprint, {}),
             },
             "target_label": cell.target_label,
             "split": {
@@ -235,7 +241,8 @@ class Runner:
             "metrics": report.to_dict(),
             "cost": {
                 "seconds": seconds,
-                "seconds_per_query": seconds / max(n, 1),
+                # an attack that reuses cached work reports what the audit really costs
+                "seconds_per_query": float(output.info.get("audit_seconds", seconds)) / max(n, 1),
                 "target_queries": counts,
                 "target_queries_total": sum(counts.values()),
                 "shadow_models_trained": int(output.info.get("shadow_models_trained", 0)),

@@ -114,6 +114,7 @@ class UMID(Attack):
             features={**{f: query[f] for f in FEATURES}, "plain_score": out["plain"], "oriented_score": out["oriented"]},
             info={"forward_backward_rows": passes, "reference_queries": len(ref_texts),
                   "inversion_seconds_per_query": float(query["seconds"]) / max(1, len(challenge)),
+                  "audit_seconds": float(query["seconds"]) + float(ref["seconds"]),
                   "reference_seconds": float(ref["seconds"]),
                   "reference_S_mean": float(ref["S"].mean()), "reference_D_mean": float(ref["D"].mean())},
         )

@@ -1,0 +1,32 @@
+"""Utility of a target: what a defense costs. Computed once per target, recorded in every
+result on it, never seen by attacks.
+
+- zero-shot identification: held-out photos of member identities (never trained on),
+  classified among all member names with the canonical template; top-1 accuracy;
+- retrieval: held-out background pairs, image -> text recall@1 among all their captions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .data import MembershipSplit
+
+
+def utility_metrics(target, split: MembershipSplit) -> dict:
+    out: dict = {}
+    media_of = (lambda s: s.images) if split.world.modality == "image" else (lambda s: s.audio)
+    pii = split.utility_pii
+    if len(pii) and media_of(pii) is not None:
+        members = sorted({x for x in pii.identities if x is not None})
+        names = [split.world.templates[0].format(name=split.world.identity(i).name) for i in members]
+        pred = (target.encode_media(media_of(pii)) @ target.encode_text(names).T).argmax(1)
+        truth = np.array([members.index(x) for x in pii.identities])
+        out["zero_shot_identification"] = float((pred == truth).mean())
+        out["identification_candidates"] = len(members)
+    bg = split.utility_background
+    if len(bg) and media_of(bg) is not None:
+        sims = target.encode_media(media_of(bg)) @ target.encode_text(list(bg.texts)).T
+        out["retrieval_recall_at_1"] = float((sims.argmax(1) == np.arange(len(bg))).mean())
+        out["retrieval_candidates"] = len(bg)
+    return out
