@@ -50,8 +50,9 @@ if TYPE_CHECKING:
 class AttackOutput:
     """``scores``: ``(N,) float64``, higher = member. ``decisions``: the attack's own hard
     calls ``(N,) bool`` when it makes them. ``features``: named ``(N, ...)`` arrays kept
-    with the results (ablations, histograms). ``info``: JSON-able facts (e.g.
-    ``shadow_models_trained``)."""
+    with the results (ablations, histograms). ``info``: JSON-able facts, e.g.
+    ``shadow_models_trained``, and ``audit_seconds`` when the attack served work from a
+    cache (so the leaderboard shows what the audit costs, not the cache lookup)."""
 
     scores: np.ndarray
     decisions: np.ndarray | None = None

@@ -138,7 +138,8 @@ class Runner:
         summary.seconds = time.perf_counter() - start
         return summary
 
-    def _context(self, cell: Cell, split: MembershipSplit) -> AttackContext:
+    def context_for(self, cell: Cell, split: MembershipSplit) -> AttackContext:
+        """The context an attack gets in this cell (its named random stream, aux data, cache)."""
         builder = self.plan.targets[cell.target].component
         stream = np.random.default_rng([cell.seed, int(stable_hash(cell.to_dict(), 8), 16)])
         return AttackContext(
@@ -164,7 +165,7 @@ class Runner:
                 from .utility import utility_metrics
 
                 self._utility[inner.fingerprint] = utility_metrics(inner, split)
-        context = self._context(cell, split)
+        context = self.context_for(cell, split)
         t0 = time.perf_counter()
         if attack.supervised:
             output = self._cross_fit(attack, target, challenge, labels, context)

@@ -28,7 +28,7 @@ def umid_features(tmp_path_factory):
     attack = plan.attack(cell)
     challenge, labels = split.challenge("identity")
     challenge = strip_challenge(challenge, attack)
-    context = runner._context(cell, split)
+    context = runner.context_for(cell, split)
     feats = attack.features(runner.target(cell), list(challenge.samples.texts), context, "query")
     return feats, labels
 

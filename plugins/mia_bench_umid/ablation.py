@@ -54,7 +54,7 @@ def _evaluate(runner, cell, attack_cls, options: dict, target_cell=None):
     challenge = strip_challenge(challenge, attack)
     target = MeteredTarget(runner.target(cell), attack.name, allow_media=False)
     t0 = time.perf_counter()
-    out = attack.run(target, challenge, runner._context(cell, split))
+    out = attack.run(target, challenge, runner.context_for(cell, split))
     seconds = time.perf_counter() - t0
     report = evaluate(out.scores, labels, out.decisions, n_boot=1000, seed=cell.seed)
     fpr_real = None if out.decisions is None else float(out.decisions[~labels].mean())
