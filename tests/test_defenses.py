@@ -45,3 +45,19 @@ def test_utility_of_an_ignorant_target_is_near_chance():
     assert set(u) >= {"zero_shot_identification", "retrieval_recall_at_1"}
     chance = 1 / u["identification_candidates"]
     assert u["zero_shot_identification"] < 0.5 + chance  # the toy target knows nobody: near chance
+
+
+def test_training_time_defenses_change_the_recipe_and_the_cache_key(tmp_path, cache):
+    plan = build_plan(["csa"], ["clip-micro-rn?epochs=1&batch_size=16"], [DATASET],
+                      ["none", "augmentation?strength=strong", "weight-decay?value=0.5"], [0])
+    assert not Runner(plan, RunConfig(tmp_path / "out", cache, n_boot=100, progress=False)).run().errors
+    recs = {r["cell"]["defense"]: r for r in load_records(tmp_path / "out") if r["cell"]["unit"] == "pair"}
+    keys = {d: r["target"]["info"]["cache_key"] for d, r in recs.items()}
+    assert len(set(keys.values())) == 3  # each defended recipe is its own cached target
+    manifest = (cache.root / "targets" / keys["weight-decay?value=0.5"] / "manifest.json").read_text()
+    assert '"weight_decay": 0.5' in manifest
+
+
+def test_bad_defense_option_is_caught_before_anything_trains():
+    with pytest.raises(InvalidOptionsError, match="strength='mild': Input should be 'crop_flip' or 'strong'"):
+        build_plan(["csa"], ["clip-micro-rn"], [DATASET], ["augmentation?strength=mild"], [0])

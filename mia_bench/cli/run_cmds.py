@@ -72,3 +72,16 @@ def leaderboard_cmd(out, no_plots, as_json, readme) -> None:
     if readme:
         readme.write_text(splice_markdown(readme.read_text(), to_markdown(build_tracks(records)), str(out)))
         click.echo(f"Updated the leaderboard block in {readme}")
+
+
+@cli.command("privacy-utility")
+@click.option("--out", "-o", type=click.Path(path_type=Path, exists=True), default=Path("runs/defenses-quick"),
+              help="Results folder of a run with defenses.")
+def privacy_utility_cmd(out) -> None:
+    """Each attack's AUC against the target's utility, per defense setting (table and plots)."""
+    from ..privacy_utility import to_markdown, write_report
+    from ..results import load_records
+
+    rows = write_report(out, load_records(out))
+    click.echo(to_markdown(rows))
+    click.echo(f"Written to {out}/privacy_utility.md and {out}/plots/privacy_utility.png")

@@ -3,6 +3,8 @@ training run (the per-epoch checkpoints), so it never retrains."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from mia_bench import hookimpl
@@ -28,6 +30,37 @@ class EarlyStopping(Defense):
         return self.options.epoch
 
 
+class AugmentationOptions(BaseModel):
+    strength: Literal["crop_flip", "strong"] = Field("strong", description="training augmentation: crop_flip or strong (crop, flip, colour)")
+
+
+class Augmentation(Defense):
+    """Stronger data augmentation at training time: the model sees fewer exact copies of a
+    training image, the overfitting EncoderMI and CSA exploit. Changes the recipe, so the
+    defended target is trained (and cached) separately."""
+
+    name = "augmentation"
+    description = "Train with stronger data augmentation (crop_flip or strong)."
+    Options = AugmentationOptions
+
+    def apply_recipe(self, recipe: dict) -> dict:
+        return {**recipe, "augment": self.options.strength}
+
+
+class WeightDecayOptions(BaseModel):
+    value: float = Field(0.5, ge=0, description="AdamW weight decay (the default recipe uses 0.1)")
+
+
+class WeightDecay(Defense):
+    name = "weight-decay"
+    description = "Train with stronger AdamW weight decay (regularisation against memorisation)."
+    Options = WeightDecayOptions
+
+    def apply_recipe(self, recipe: dict) -> dict:
+        return {**recipe, "weight_decay": self.options.value}
+
+
 @hookimpl
 def register_defenses(register):
-    register(EarlyStopping)
+    for defense in (EarlyStopping, Augmentation, WeightDecay):
+        register(defense)

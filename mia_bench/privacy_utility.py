@@ -1,0 +1,82 @@
+"""Privacy-utility report: for each defense setting, each attack's AUC and TPR@1%FPR next to
+the target's utility, as a table and as plots (one panel per defense, one curve per attack).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .cache import atomic_write_json, atomic_write_text
+from .leaderboard import defense_label
+
+UTILITY_KEYS = ("zero_shot_identification", "retrieval_recall_at_1")
+
+
+def collect(records: list[dict]) -> list[dict]:
+    rows = []
+    for rec in records:
+        if rec.get("status") != "ok" or rec.get("target") is None or rec["cell"]["control"] != "none":
+            continue
+        util = rec["target"].get("utility", {})
+        rows.append({
+            "attack": rec["cell"]["attack"], "unit": rec["cell"]["unit"], "defense": rec["cell"]["defense"],
+            "family": rec["cell"]["defense"].partition("?")[0], "epoch": rec["target"]["info"].get("epoch"),
+            "auc": rec["metrics"]["auc"], "auc_ci": rec["metrics"]["auc_ci"], "tpr_at_1fpr": rec["metrics"]["tpr_at_1fpr"],
+            **{k: util.get(k) for k in UTILITY_KEYS},
+        })
+    return sorted(rows, key=lambda r: (r["family"], r["attack"], r["unit"], r["epoch"] or 0, r["defense"]))
+
+
+def to_markdown(rows: list[dict]) -> str:
+    lines = ["| defense | attack | unit | AUC [95% CI] | TPR@1% | zero-shot id | retrieval R@1 |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        tpr = "n/r" if r["tpr_at_1fpr"] is None else f"{r['tpr_at_1fpr']:.2f}"
+        lines.append(f"| {defense_label(r['defense'])} | {r['attack']} | {r['unit']} | {r['auc']:.3f} "
+                     f"[{r['auc_ci'][0]:.2f}, {r['auc_ci'][1]:.2f}] | {tpr} | "
+                     f"{_f(r['zero_shot_identification'])} | {_f(r['retrieval_recall_at_1'])} |")
+    return "\n".join(lines)
+
+
+def _f(x) -> str:
+    return "" if x is None else f"{x:.3f}"
+
+
+def plot(rows: list[dict], path: Path, utility: str = "zero_shot_identification") -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    families = sorted({r["family"] for r in rows} - {"none"}) or ["none"]
+    fig, axes = plt.subplots(1, len(families), figsize=(4.6 * len(families), 3.8), squeeze=False)
+    for ax, family in zip(axes.ravel(), families):
+        for attack, unit in sorted({(r["attack"], r["unit"]) for r in rows}):
+            pts = [r for r in rows if (r["family"] in (family, "none")) and r["attack"] == attack and r["unit"] == unit
+                   and r[utility] is not None]
+            if len(pts) < 2:
+                continue
+            pts.sort(key=lambda r: r[utility])
+            ax.plot([p[utility] for p in pts], [p["auc"] for p in pts], "o-", label=f"{attack} ({unit})")
+            for p in pts:
+                ax.annotate(defense_label(p["defense"]).replace(family, "").strip("()") or "none",
+                            (p[utility], p["auc"]), fontsize=6, alpha=0.7)
+        ax.axhline(0.5, color="grey", ls=":", lw=1)
+        ax.set(title=f"defense: {family}", xlabel=utility.replace("_", " "), ylabel="attack AUC")
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_report(out_dir: Path, records: list[dict]) -> list[dict]:
+    rows = collect(records)
+    atomic_write_json(out_dir / "privacy_utility.json", rows)
+    atomic_write_text(out_dir / "privacy_utility.md", "# Privacy vs utility\n\n" + to_markdown(rows) +
+                      "\n\n![privacy-utility](plots/privacy_utility.png)\n")
+    if rows:
+        plot(rows, out_dir / "plots" / "privacy_utility.png")
+    return rows
