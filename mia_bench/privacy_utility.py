@@ -75,7 +75,10 @@ def plot(rows: list[dict], path: Path, utility: str = "zero_shot_identification"
 def write_report(out_dir: Path, records: list[dict]) -> list[dict]:
     rows = collect(records)
     atomic_write_json(out_dir / "privacy_utility.json", rows)
-    atomic_write_text(out_dir / "privacy_utility.md", "# Privacy vs utility\n\n" + to_markdown(rows) +
+    note = (f"Results of `{out_dir}`. Regenerate with `mia-bench run --suite SUITE --out {out_dir}` then "
+            f"`mia-bench privacy-utility --out {out_dir}`. Utility: zero-shot identification of held-out photos "
+            "among the member names, and image-to-caption recall@1 among held-out background pairs.\n\n")
+    atomic_write_text(out_dir / "privacy_utility.md", "# Privacy vs utility\n\n" + note + to_markdown(rows) +
                       "\n\n![privacy-utility](plots/privacy_utility.png)\n")
     if rows:
         plot(rows, out_dir / "plots" / "privacy_utility.png")
