@@ -39,8 +39,7 @@ def test_plugins_lists_hooks():
 def test_validate_resolves_without_loading_weights():
     result = invoke("validate", "--json")
     data = json.loads(result.output)
-    assert data["valid"] and len(data["cells"]) >= 4
-    assert "torch" not in sys.modules or True  # loading weights is checked below in a clean process
+    assert data["valid"] and len(data["cells"]) >= 4  # no weights load: see the clean-process test below
 
 
 def test_unknown_name_is_a_clear_error_with_exit_code_2():
