@@ -67,3 +67,14 @@ def test_tampered_world_is_detected(world, tmp_path):
     (tmp_path / "w" / "world.json").write_text(json.dumps(meta))
     with pytest.raises(CorruptCacheError, match="does not match its recorded fingerprint"):
         load_world(tmp_path / "w")
+
+
+def test_world_cache_key_changes_with_the_generator(monkeypatch):
+    """A new generator version must never be served a world cached by the old one."""
+    import mia_bench_pii.world as world_module
+    from mia_bench.plan import build_plan
+
+    provider = next(iter(build_plan(["csa"], ["clip-micro-vit"], ["pii-faces"]).datasets.values())).component
+    before = provider.world_key()
+    monkeypatch.setattr(world_module, "GENERATOR_VERSION", "pii-faces/999")
+    assert provider.world_key() != before and provider.world_key()["generator"] == "pii-faces/999"

@@ -40,6 +40,11 @@ class PiiFaces(DatasetProvider):
                 f"dataset 'pii-faces': photos_per_identity={o.photos_per_identity} < train_photos={o.train_photos}."
             )
 
+    def world_key(self) -> dict:
+        from .world import GENERATOR_VERSION
+
+        return {**super().world_key(), "generator": GENERATOR_VERSION}  # a new generator never reuses old worlds
+
     def build_world(self):
         from .world import PiiWorldConfig, build_pii_world
 
