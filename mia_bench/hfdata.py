@@ -11,6 +11,7 @@ import io
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -106,18 +107,29 @@ def _image_feature(decode: bool):
 
 
 def save_world(world: World, path: Path) -> None:
-    """Write ``path/{pii,background}`` (HF datasets) and ``path/world.json``, atomically."""
+    """Write ``path/{pii,background}`` (HF datasets) and ``path/world.json``, atomically: the
+    world is built in a unique temporary folder beside ``path`` and moved into place."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))  # unique: concurrent saves never collide
+    try:
+        _write_world(world, tmp)
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _write_world(world: World, folder: Path) -> None:
     import datasets
 
     bars = datasets.is_progress_bar_enabled()
     datasets.disable_progress_bars()  # a world save takes about a second: no bars
     try:
-        samples_to_dataset(world.pii).save_to_disk(str(tmp / "pii"))
-        samples_to_dataset(world.background).save_to_disk(str(tmp / "background"))
+        samples_to_dataset(world.pii).save_to_disk(str(folder / "pii"))
+        samples_to_dataset(world.background).save_to_disk(str(folder / "background"))
     finally:
         if bars:
             datasets.enable_progress_bars()
@@ -130,10 +142,7 @@ def save_world(world: World, path: Path) -> None:
         "fingerprint": world.fingerprint(),
         "background_image_shape": None if world.background.images is None else list(world.background.images.shape[1:]),
     }
-    (tmp / "world.json").write_text(json.dumps(meta, indent=1, default=str))
-    if path.exists():
-        shutil.rmtree(path)
-    os.replace(tmp, path)
+    (folder / "world.json").write_text(json.dumps(meta, indent=1, default=str))
 
 
 def load_world(path: Path) -> World:

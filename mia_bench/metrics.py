@@ -89,6 +89,8 @@ def best_balanced_accuracy(scores, labels) -> tuple[float, float]:
     f, t, thr = roc_curve(scores, labels)
     bal = (t + 1 - f) / 2
     i = int(np.argmax(bal))
+    if np.isinf(thr[i]):  # "call nobody a member": any threshold above the top score, kept finite for JSON
+        return float(bal[i]), float(np.nextafter(thr[1], np.inf))
     return float(bal[i]), float(thr[i])
 
 

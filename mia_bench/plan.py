@@ -72,20 +72,19 @@ class Plan:
         return self.attacks[cell.attack].component
 
 
-def _resolve(kind: str, spec: ComponentSpec, reserved: tuple[str, ...] = ()) -> Resolved:
+def _resolve(kind: str, spec: ComponentSpec) -> Resolved:
     if kind == "dataset":  # presets in datasets/*.toml expand to a base dataset + options
         from .presets import expand_dataset_spec
 
-        resolved = _resolve_component(kind, expand_dataset_spec(spec), reserved)
+        resolved = _resolve_component(kind, expand_dataset_spec(spec))
         return Resolved(spec, resolved.component, resolved.plugin)
-    return _resolve_component(kind, spec, reserved)
+    return _resolve_component(kind, spec)
 
 
-def _resolve_component(kind: str, spec: ComponentSpec, reserved: tuple[str, ...]) -> Resolved:
+def _resolve_component(kind: str, spec: ComponentSpec) -> Resolved:
     entry = registry(kind).entry(spec.name)
     cls = entry.component
-    opts = {k: v for k, v in spec.options.items() if k not in reserved}
-    options = validate_options(cls, kind, opts)
+    options = validate_options(cls, kind, spec.options)
     if kind == "attack" or kind == "defense":
         obj = cls(options)
     else:
