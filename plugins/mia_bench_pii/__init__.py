@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from mia_bench import hookimpl
 
-from .providers import HFDataset, PiiFaces
+from .providers import HFDataset, PiiAvatars, PiiFaces
 
 
 @hookimpl
 def register_datasets(register):
     register(PiiFaces)
+    register(PiiAvatars)
     register(HFDataset)

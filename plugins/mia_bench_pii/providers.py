@@ -32,12 +32,12 @@ class PiiFaces(DatasetProvider):
         need = 2 * o.n_members + o.n_nonmembers + o.n_population
         if o.n_identities < need:
             raise InvalidOptionsError(
-                f"dataset 'pii-faces': n_identities={o.n_identities} is too small for the split, which needs "
+                f"dataset {self.name!r}: n_identities={o.n_identities} is too small for the split, which needs "
                 f"{need} (2 x n_members + n_nonmembers + n_population). Raise n_identities or lower the others."
             )
         if o.photos_per_identity < o.train_photos:
             raise InvalidOptionsError(
-                f"dataset 'pii-faces': photos_per_identity={o.photos_per_identity} < train_photos={o.train_photos}."
+                f"dataset {self.name!r}: photos_per_identity={o.photos_per_identity} < train_photos={o.train_photos}."
             )
 
     def world_key(self) -> dict:
@@ -50,6 +50,26 @@ class PiiFaces(DatasetProvider):
 
         o = self.options
         return build_pii_world(PiiWorldConfig(
+            n_identities=o.n_identities, photos_per_identity=o.photos_per_identity,
+            n_background=o.n_background, image_size=o.image_size, seed=o.world_seed,
+        ))
+
+
+class PiiAvatars(PiiFaces):
+    name = "pii-avatars"
+    description = ("A second embedded synthetic world, a different distribution: Faker names (other locales) with "
+                   "cartoon avatars, plus captioned landscapes. EncoderMI's 'data distribution unknown' shadow data.")
+
+    def world_key(self) -> dict:
+        from .avatars import GENERATOR_VERSION
+
+        return {**DatasetProvider.world_key(self), "generator": GENERATOR_VERSION}
+
+    def build_world(self):
+        from .avatars import AvatarWorldConfig, build_avatar_world
+
+        o = self.options
+        return build_avatar_world(AvatarWorldConfig(
             n_identities=o.n_identities, photos_per_identity=o.photos_per_identity,
             n_background=o.n_background, image_size=o.image_size, seed=o.world_seed,
         ))
