@@ -81,6 +81,13 @@ def _resolve(kind: str, spec: ComponentSpec) -> Resolved:
     return _resolve_component(kind, spec)
 
 
+def resolve(kind: str, spec: str | dict | ComponentSpec):
+    """Instantiate one component from its spec (e.g. an attack building shadows from another
+    dataset or target); names and options are validated as in a plan."""
+    spec = spec if isinstance(spec, ComponentSpec) else ComponentSpec.parse(spec)
+    return _resolve(kind, spec).component
+
+
 def _resolve_component(kind: str, spec: ComponentSpec) -> Resolved:
     entry = registry(kind).entry(spec.name)
     cls = entry.component

@@ -91,7 +91,7 @@ class TrainedClipBuilder(TargetBuilder):
             raise MiaBenchError(f"target {self.name!r} trains on image-text pairs, but the split has no images")
         recipe = Recipe(**request.defense.apply_recipe(self.options.model_dump(exclude={"device"})))
         label = self.name + (" (null)" if request.control == "null" else "")
-        path, key = train_cached(self.arch, "clip", request.train, recipe, request.seed, request.cache,
+        path, key, _ = train_cached(self.arch, "clip", request.train, recipe, request.seed, request.cache,
                                  "targets", self.options.device, label if request.progress else None)
         epoch = request.defense.release_epoch(recipe.epochs) or recipe.epochs
         available = checkpoint_epochs(recipe)
@@ -104,6 +104,9 @@ class TrainedClipBuilder(TargetBuilder):
         target.info.update({"cache_key": key, "control": request.control, "checkpoint_epochs": available})
         return target
 
+    def shadow_architectures(self) -> tuple[str, ...]:
+        return register_model_configs()
+
     def build_shadow(self, samples, seed: int, cache, *, arch: str | None = None, algorithm: str = "clip",
                      recipe: dict | None = None, progress: bool = False) -> Target:
         """A shadow model: this target's recipe (or ``recipe`` overrides), ``arch`` and ``algorithm``
@@ -112,15 +115,16 @@ class TrainedClipBuilder(TargetBuilder):
         if arch not in register_model_configs():
             raise InvalidOptionsError(f"shadow arch {arch!r} is unknown; valid: {', '.join(register_model_configs())}")
         full = Recipe(**{**self.options.model_dump(exclude={"device"}), **(recipe or {})})
-        path, key = train_cached(arch, algorithm, samples, full, seed, cache, "shadows", self.options.device,
-                                 f"shadow {arch}/{algorithm}" if progress else None)
+        path, key, trained = train_cached(arch, algorithm, samples, full, seed, cache, "shadows",
+                                          self.options.device, f"shadow {arch}/{algorithm}" if progress else None)
         target = load_trained(path, full.epochs, arch, seed, f"shadow:{arch}/{algorithm}", self.options.device)
-        target.info["cache_key"] = key
+        target.info.update({"cache_key": key, "trained_now": trained, "algorithm": algorithm})
         return target
 
 
 def train_cached(arch, algorithm, samples, recipe: Recipe, seed, cache, kind, device, label):
-    """Train (or fetch) a model; returns (cache entry path, key). A cache hit trains nothing."""
+    """Train (or fetch) a model; returns (cache entry path, key, whether it trained now).
+    A cache hit trains nothing."""
     from .training import TRAINERS
 
     if algorithm not in TRAINERS:
@@ -141,7 +145,8 @@ def train_cached(arch, algorithm, samples, recipe: Recipe, seed, cache, kind, de
                                     progress=bar)
         return {"training": facts, "recipe": recipe.model_dump(), "algorithm": algorithm}
 
-    return cache.get_or_build(kind, key, build), key
+    trained = not cache.has(kind, key)
+    return cache.get_or_build(kind, key, build), key, trained
 
 
 def load_trained(path: Path, epoch: int, arch: str, seed: int, name: str, device: str) -> Target:

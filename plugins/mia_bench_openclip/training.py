@@ -59,20 +59,53 @@ def _save(obj: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def train_clip(
-    model: torch.nn.Module,
-    tokenizer,
-    samples: Samples,
-    recipe: Recipe,
-    seed: int,
-    work_dir: Path,
-    device: torch.device,
-    meta: dict,
-    progress: Callable[[int, int, float], None] | None = None,
-) -> dict:
-    """Train ``model`` in place on ``samples``; write checkpoints into ``work_dir``.
+def train_clip(model, tokenizer, samples: Samples, recipe: Recipe, seed: int, work_dir: Path,
+               device: torch.device, meta: dict, progress: Callable[[int, int, float], None] | None = None) -> dict:
+    """CLIP's image-text contrastive training (``open_clip.ClipLoss``) of ``model`` in place.
 
     Returns training facts (pairs/s, final loss). Resumes from ``work_dir/resume.pt``.
+    """
+    import open_clip
+
+    loss_fn = open_clip.ClipLoss()
+
+    def step(x: torch.Tensor, tokens: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        out = model(augment_batch(x, recipe.augment, gen).to(device), tokens.to(device))
+        return loss_fn(out["image_features"], out["text_features"], out["logit_scale"])
+
+    return _train_loop(model, tokenizer, samples, recipe, seed, work_dir, device, meta, progress, step)
+
+
+SIMCLR_TEMPERATURE = 0.1
+
+
+def train_simclr(model, tokenizer, samples: Samples, recipe: Recipe, seed: int, work_dir: Path,
+                 device: torch.device, meta: dict, progress: Callable[[int, int, float], None] | None = None) -> dict:
+    """SimCLR-style image-only contrastive training of the image tower (captions unused).
+
+    Two "strong" views (crop, flip, colour) of each image; NT-Xent loss at temperature
+    0.1 over the 2B views of a batch (Chen et al. 2020), on the tower's normalised output
+    (the CLIP projection plays SimCLR's projection head). EncoderMI's "training algorithm
+    unknown" settings train shadow encoders this way. The text tower keeps its random init.
+    """
+    import torch.nn.functional as F
+
+    def step(x: torch.Tensor, tokens: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        views = torch.cat([augment_batch(x, "strong", gen), augment_batch(x, "strong", gen)]).to(device)
+        z = model.encode_image(views, normalize=True)
+        sim = z @ z.T / SIMCLR_TEMPERATURE
+        n = x.shape[0]
+        sim = sim.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=device), float("-inf"))
+        positives = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(device)
+        return F.cross_entropy(sim, positives)
+
+    return _train_loop(model, tokenizer, samples, recipe, seed, work_dir, device, meta, progress, step)
+
+
+def _train_loop(model, tokenizer, samples, recipe, seed, work_dir, device, meta, progress, step) -> dict:
+    """The shared loop: AdamW, cosine schedule with warm-up, checkpoints, resume.
+
+    ``step(images, tokens, generator) -> loss`` is the algorithm's loss on one batch.
     """
     import open_clip
     import time
@@ -87,7 +120,6 @@ def train_clip(
     images = pre(samples.images, torch.device("cpu"))
     tokens = tokenizer(list(samples.texts))
     model.to(device).train()
-    loss_fn = open_clip.ClipLoss()
     opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     steps_per_epoch = max(1, len(samples) // recipe.batch_size)
     total = steps_per_epoch * recipe.epochs
@@ -101,9 +133,7 @@ def train_clip(
             idx = order[b * recipe.batch_size : (b + 1) * recipe.batch_size]
             for g in opt.param_groups:
                 g["lr"] = _lr_at(epoch * steps_per_epoch + b, total, recipe)
-            x = augment_batch(images[idx], recipe.augment, gen).to(device)
-            out = model(x, tokens[idx].to(device))
-            loss = loss_fn(out["image_features"], out["text_features"], out["logit_scale"])
+            loss = step(images[idx], tokens[idx], gen)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -145,4 +175,4 @@ def _resume(work_dir: Path, model, opt, gen) -> tuple[int, dict]:
 
 # Training algorithms by name: shadow models may use another algorithm than the target's
 # (EncoderMI's "training algorithm unknown" settings). Each has train_clip's signature.
-TRAINERS: dict[str, Callable] = {"clip": train_clip}
+TRAINERS: dict[str, Callable] = {"clip": train_clip, "simclr": train_simclr}
