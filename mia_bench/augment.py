@@ -93,3 +93,58 @@ def row_seeds(ids: Sequence[str], seed: int) -> list[int]:
     import hashlib
 
     return [int.from_bytes(hashlib.sha256(f"{seed}:{i}".encode()).digest()[:8], "little") for i in ids]
+
+
+AUDIO_OPS = ("shift", "gain", "noise", "speed")
+
+
+def check_audio_ops(ops: Sequence[str]) -> tuple[str, ...]:
+    bad = [o for o in ops if o not in AUDIO_OPS]
+    if bad:
+        raise ValueError(f"unknown audio augmentation {bad}; valid: {', '.join(AUDIO_OPS)}")
+    return tuple(ops)
+
+
+def augment_audio(audio: np.ndarray, n_views: int, seeds: Sequence[int], ops: Sequence[str] = AUDIO_OPS,
+                  max_shift: float = 0.1, gain_db: float = 6.0, snr_db: tuple[float, float] = (20.0, 40.0),
+                  speed: tuple[float, float] = (0.9, 1.1)) -> np.ndarray:
+    """``(N, T) float32 -> (N, n_views, T) float32`` random views of each clip, in one pass.
+
+    ops: ``shift`` (circular time shift up to ``max_shift`` of the clip), ``gain`` (uniform
+    in +-``gain_db`` dB), ``noise`` (white noise at an SNR uniform in ``snr_db``), ``speed``
+    (resampled by a factor uniform in ``speed``, cut or zero-padded to T). Clip i's
+    parameters come from generator ``seeds[i]``, as for images.
+    """
+    check_audio_ops(ops)
+    n, t = audio.shape
+    if len(seeds) != n:
+        raise ValueError(f"augment_audio needs one seed per clip: got {len(seeds)} seeds for {n} clips")
+    draws, noise = [], []
+    for seed in seeds:
+        g = np.random.default_rng(seed)
+        draws.append(np.stack([g.uniform(-max_shift, max_shift, n_views), g.uniform(-gain_db, gain_db, n_views),
+                               g.uniform(*snr_db, n_views), g.uniform(*speed, n_views)], 1))
+        if "noise" in ops:
+            noise.append(g.standard_normal((n_views, t), dtype=np.float32))
+    p = np.concatenate(draws)  # (N * n_views, 4)
+    x = np.repeat(audio.astype(np.float32), n_views, axis=0)
+    grid = np.arange(t, dtype=np.float64)[None, :]
+    if "speed" in ops:  # linear-interpolation resampling; positions past the end read as silence
+        pos = grid * p[:, 3:4]
+        lo = np.floor(pos).astype(np.int64)
+        frac = (pos - lo).astype(np.float32)
+        valid = lo + 1 < t
+        lo = np.minimum(lo, t - 2)
+        a = np.take_along_axis(x, lo, 1)
+        b = np.take_along_axis(x, lo + 1, 1)
+        x = np.where(valid, a * (1 - frac) + b * frac, 0.0).astype(np.float32)
+    if "shift" in ops:
+        idx = (grid.astype(np.int64) - np.round(p[:, 0:1] * t).astype(np.int64)) % t
+        x = np.take_along_axis(x, idx, 1)
+    if "gain" in ops:
+        x = x * (10 ** (p[:, 1:2] / 20)).astype(np.float32)
+    if "noise" in ops:
+        power = np.mean(x**2, axis=1, keepdims=True) + 1e-12
+        sigma = np.sqrt(power / 10 ** (p[:, 2:3] / 10)).astype(np.float32)
+        x = x + sigma * np.concatenate(noise)
+    return np.clip(x, -1, 1).reshape(n, n_views, t)
