@@ -1,0 +1,1 @@
+"""LiRA (Carlini et al., S&P 2022): the torch-free scoring core lives in `scoring`."""
