@@ -128,8 +128,9 @@ def _write_world(world: World, folder: Path) -> None:
     bars = datasets.is_progress_bar_enabled()
     datasets.disable_progress_bars()  # a world save takes about a second: no bars
     try:
-        samples_to_dataset(world.pii).save_to_disk(str(folder / "pii"))
-        samples_to_dataset(world.background).save_to_disk(str(folder / "background"))
+        for part, samples in (("pii", world.pii), ("background", world.background)):
+            if len(samples):  # an Arrow dataset with no rows does not load back: world.json records it
+                samples_to_dataset(samples).save_to_disk(str(folder / part))
     finally:
         if bars:
             datasets.enable_progress_bars()
@@ -141,6 +142,7 @@ def _write_world(world: World, folder: Path) -> None:
         "card": world.card,
         "fingerprint": world.fingerprint(),
         "background_image_shape": None if world.background.images is None else list(world.background.images.shape[1:]),
+        "empty_parts": [part for part, x in (("pii", world.pii), ("background", world.background)) if not len(x)],
     }
     (folder / "world.json").write_text(json.dumps(meta, indent=1, default=str))
 
@@ -154,6 +156,11 @@ def load_world(path: Path) -> World:
         meta = json.loads((path / "world.json").read_text())
         parts = {}
         for part in ("pii", "background"):
+            if part in meta.get("empty_parts", ()):
+                shape = meta.get("background_image_shape") if part == "background" else None
+                images = None if shape is None else np.zeros((0, *shape), np.uint8)
+                parts[part] = Samples((), (), (), images=images)
+                continue
             ds = datasets.load_from_disk(str(path / part))
             has_image = "image" in ds.column_names
             s = dataset_to_samples(ds, image_column="image" if has_image else None, identity_column="identity",

@@ -66,3 +66,16 @@ def test_hub_id_offline_fails_fast_with_advice():
     provider = _provider("hf:someone/some-dataset")
     with pytest.raises(MiaBenchError, match="HF_HUB_OFFLINE=1.*save_to_disk"):
         provider.build_world()
+
+
+def test_world_without_background_round_trips(tmp_path):
+    """A world with no background pairs (e.g. pii-faces?n_background=0) saves and loads."""
+    from dataclasses import replace
+
+    from mia_bench.hfdata import load_world, save_world
+
+    world = toy_world(n_identities=6)
+    world = replace(world, background=world.background.subset([]))
+    save_world(world, tmp_path / "w")
+    back = load_world(tmp_path / "w")
+    assert len(back.background) == 0 and back.fingerprint() == world.fingerprint()
