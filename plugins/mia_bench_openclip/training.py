@@ -145,8 +145,9 @@ def _train_loop(model, tokenizer, samples, recipe, seed, work_dir, device, meta,
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         if epoch + 1 in keep:
             _save({**meta, "epoch": epoch + 1, "state_dict": state}, work_dir / f"epoch_{epoch + 1:03d}.pt")
-        _save({"epoch": epoch + 1, "state_dict": state, "optimizer": opt.state_dict(),
-               "generator": gen.get_state(), "facts": facts}, work_dir / "resume.pt")
+        if epoch + 1 < recipe.epochs:  # the last epoch's checkpoint is the result: nothing left to resume
+            _save({"epoch": epoch + 1, "state_dict": state, "optimizer": opt.state_dict(),
+                   "generator": gen.get_state(), "facts": facts}, work_dir / "resume.pt")
         if progress:
             progress(epoch + 1, recipe.epochs, facts["loss"])
     elapsed = time.perf_counter() - t0
