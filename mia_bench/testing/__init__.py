@@ -148,13 +148,27 @@ def isolated_plugins(*plugins: object, load_entry_points: bool = False) -> Itera
         pl._registries.update(saved[2])
 
 
+TOY_RECIPE = {"name": "toy", "arch": "toy", "algorithm": "clip-contrastive"}
+
+
+def toy_shadow(samples: Samples, seed: int, cache, *, arch=None, algorithm="clip", recipe=None,
+               progress=False) -> ToyTarget:
+    """A toy shadow model 'trained' on ``samples`` (it memorises their pairs), for attacks that
+    train shadow models; the signature of ``TargetBuilder.build_shadow``."""
+    target = ToyTarget(member_pairs=samples.subset([i for i, x in enumerate(samples.texts) if x]), seed=0)
+    target.fingerprint = f"toy-shadow-{samples.fingerprint()}-{seed}-{arch}-{algorithm}"
+    target.info = {"trained_now": True, "arch": arch, "algorithm": algorithm}
+    return target
+
+
 def check_attack(attack, seed: int = 0, unit: str = "pair", strength: float = 1.0) -> dict:
     """Conformance checks for an attack instance on the toy target with a planted signal.
 
     Checks: one finite float64 score per row; determinism under a seed; the global RNG is
     untouched; scores follow rows when the challenge is permuted (order equivariance).
     Returns ``{"auc": ...}`` on the planted signal (40 members vs 40 non-members) for the
-    caller to assert on. Supervised attacks are fitted on the challenge itself here.
+    caller to assert on. Supervised attacks are fitted on the challenge itself here; shadow
+    model attacks get :func:`toy_shadow` as their shadow builder.
     """
     from ..attack import AttackContext
     from ..cache import Cache
@@ -171,7 +185,7 @@ def check_attack(attack, seed: int = 0, unit: str = "pair", strength: float = 1.
 
     def run(ch, s):
         ctx = AttackContext(split.auxiliary, np.random.default_rng(s), s, Cache(workdir.name), "image",
-                            progress=False)
+                            target_recipe=dict(TOY_RECIPE), build_shadow=toy_shadow, progress=False)
         if attack.supervised:
             attack.fit(challenge, labels, ctx)
         return attack.run(target, ch, ctx).validated(len(ch), attack.name).scores

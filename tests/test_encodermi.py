@@ -1,0 +1,175 @@
+"""EncoderMI: features, classifiers, shadow settings, and a planted-signal end-to-end check."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from mia_bench.attack import AttackContext
+from mia_bench.cache import Cache
+from mia_bench.errors import IncompatibleError, InvalidOptionsError
+from mia_bench.metrics import auc
+from mia_bench.testing import ToyTarget, toy_split
+from mia_bench_encodermi.attack import EncoderMIOptions, EncoderMISetOptions, EncoderMIS, EncoderMIT, EncoderMIV
+from mia_bench_encodermi.classifiers import SetClassifier, ThresholdClassifier, VectorClassifier
+from mia_bench_encodermi.features import pairwise_similarities, view_embeddings
+from mia_bench_encodermi.shadow import SETTINGS, pick_arch, setting_label, shadow_set
+
+
+def test_pairwise_similarities_are_the_upper_triangle():
+    rng = np.random.default_rng(0)
+    emb = rng.standard_normal((3, 5, 4))
+    sims = pairwise_similarities(emb)
+    assert sims.shape == (3, 10)
+    u = emb / np.linalg.norm(emb, axis=2, keepdims=True)
+    assert sims[1, 0] == pytest.approx(u[1, 0] @ u[1, 1])  # pair (0, 1)
+    assert sims[2, -1] == pytest.approx(u[2, 3] @ u[2, 4])  # pair (3, 4)
+    pearson = pairwise_similarities(emb, "pearson")
+    assert pearson[0, 0] == pytest.approx(np.corrcoef(emb[0, 0], emb[0, 1])[0, 1])
+    with pytest.raises(ValueError, match="valid: cosine, pearson"):
+        pairwise_similarities(emb, "euclid")
+
+
+def test_view_embeddings_do_not_depend_on_batch_composition():
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (7, 8, 8, 3), dtype=np.uint8)
+    target = ToyTarget()
+    seeds = list(range(100, 107))
+    full = view_embeddings(target.encode_media, images, 4, seeds, ("crop", "flip"), "image")
+    part = view_embeddings(target.encode_media, images[3:], 4, seeds[3:], ("crop", "flip"), "image")
+    assert full.shape == (7, 4, 16)
+    np.testing.assert_allclose(full[3:], part, atol=1e-6)
+
+
+def test_classifiers_learn_a_separable_direction_and_sets_are_permutation_invariant():
+    rng = np.random.default_rng(2)
+    y = np.repeat([True, False], 100)
+    sims = rng.normal(0.5, 0.1, (200, 15)) + np.where(y, 0.2, 0.0)[:, None]
+    t = ThresholdClassifier().fit(sims, y)
+    assert 0.55 < t.threshold < 0.75 and (t.decide(sims) == y).mean() > 0.9
+    for clf in (VectorClassifier(seed=0), SetClassifier(seed=0, epochs=200)):
+        clf.fit(sims, y)
+        assert auc(clf.score(sims), y) > 0.95
+        shuffled = sims[:, rng.permutation(15)]
+        np.testing.assert_allclose(clf.score(shuffled), clf.score(sims), rtol=1e-4, atol=1e-5)
+
+
+# --- a target with a planted EncoderMI signal ----------------------------------------
+def _signature(img: np.ndarray) -> str:
+    """Flip-invariant fingerprint (the multiset of pixel rows' sums is unchanged by a horizontal flip)."""
+    return hashlib.sha1(np.sort(img.reshape(-1, 3).sum(1)).tobytes()).hexdigest()
+
+
+class Memoriser(ToyTarget):
+    """Maps every flip of a memorised image to (almost) one point: augmentation-invariant on
+    members, as EncoderMI assumes a pre-trained encoder is; non-members get the noisy projection."""
+
+    def __init__(self, members, seed=0):
+        super().__init__(seed=seed)
+        rng = np.random.default_rng(seed + 99)
+        self.anchors = {_signature(img): rng.standard_normal(self.dim) for img in members.images}
+
+    def encode_image(self, images):
+        base = super().encode_image(images)
+        out = base.copy()
+        for i, img in enumerate(images):
+            anchor = self.anchors.get(_signature(img))
+            if anchor is not None:
+                out[i] = anchor / np.linalg.norm(anchor) * 3 + base[i]
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def _context(split, seed=0, calls=None):
+    def build_shadow(samples, seed, cache, *, arch=None, algorithm="clip", progress=False):
+        if calls is not None:
+            calls.append((arch, algorithm, len(samples)))
+        t = Memoriser(samples.subset([i for i, x in enumerate(samples.identities) if x is not None]), seed=seed % 1000)
+        t.fingerprint = f"memo-{samples.fingerprint()}-{arch}-{algorithm}"
+        t.info = {"trained_now": True}
+        return t
+
+    return AttackContext(split.auxiliary, np.random.default_rng(seed), seed, Cache(_context.tmp), "image",
+                         target_recipe={"arch": "toy-a", "algorithm": "clip-contrastive"}, build_shadow=build_shadow,
+                         progress=False)
+
+
+@pytest.mark.parametrize("cls,opts", [(EncoderMIV, EncoderMIOptions), (EncoderMIS, EncoderMISetOptions),
+                                      (EncoderMIT, EncoderMIOptions)])
+def test_planted_signal_is_found_and_the_null_target_is_at_chance(tmp_path, cls, opts):
+    _context.tmp = tmp_path
+    split = toy_split(0, n=30, n_identities=120)
+    challenge, labels = split.challenge("pair")
+    attack = cls(opts(n_views=6, ops=["flip"], shadow_train_photos=2))
+    attack.check()
+    real = attack.run(Memoriser(split.train), challenge, _context(split)).validated(len(challenge), attack.name)
+    null = attack.run(Memoriser(split.null_train), challenge, _context(split)).validated(len(challenge), attack.name)
+    # 60 members vs 60 non-members: the AUC's standard error under the null is about 0.053.
+    assert auc(real.scores, labels) > 0.9
+    assert abs(auc(null.scores, labels) - 0.5) < 4 * 0.053
+    assert real.decisions is not None and (real.decisions == labels).mean() > 0.8
+    assert real.info["setting"] == "data+arch+algorithm" and real.info["shadow_train_accuracy"] > 0.8
+
+
+def test_knowledge_settings_pick_the_substitutes(tmp_path):
+    _context.tmp = tmp_path
+    split = toy_split(0, n=10)
+    calls: list = []
+    ctx = _context(split, calls=calls)
+    challenge, _ = split.challenge("pair")
+    EncoderMIT(EncoderMIOptions(n_views=3, ops=["flip"], know_arch=False, alt_arch="toy-b", know_algorithm=False,
+                                shadow_train_photos=2)).run(ToyTarget(), challenge, ctx)
+    assert calls == [("toy-b", "simclr", calls[0][2])]
+    assert pick_arch(ctx, True, None, ctx.build_shadow) == "toy-a"
+    with pytest.raises(InvalidOptionsError, match="set alt_arch"):
+        pick_arch(ctx, False, None, ctx.build_shadow)  # the toy builder offers no other architecture
+    unknown = AttackContext(split.auxiliary, np.random.default_rng(0), 0, Cache(tmp_path), "image")
+    with pytest.raises(IncompatibleError, match="cannot build shadow models"):
+        EncoderMIT(EncoderMIOptions()).run(ToyTarget(), challenge, unknown)
+    assert len(SETTINGS) == 8 and setting_label(False, False, False) == "none"
+
+
+def test_shadow_set_mirrors_the_target_protocol():
+    split = toy_split(0, n=10)
+    aux = split.auxiliary
+    s = shadow_set(aux.population, aux.population_background, 2, seed=0, source="target distribution")
+    assert s.labels.sum() == (~s.labels).sum() == 5 * 2  # 10 identities: 5 shadow members x 2 photos each
+    member_ids = {x for x, y in zip(s.rows.identities, s.labels) if y}
+    trained = {x for x in s.train.identities if x is not None}
+    assert trained == member_ids
+    assert not ({x for x, y in zip(s.rows.identities, s.labels) if not y} & trained)
+
+
+def test_bad_options_fail_before_any_training():
+    with pytest.raises(InvalidOptionsError, match="similarity='dot'"):
+        EncoderMIV(EncoderMIOptions(similarity="dot")).check()
+    with pytest.raises(InvalidOptionsError, match="unknown augmentations"):
+        EncoderMIT(EncoderMIOptions(ops=["rotate"])).check()
+
+
+def test_shadow_encoders_and_their_features_are_cached(tmp_path, monkeypatch):
+    """A real micro CLIP shadow (1 epoch): the second run trains nothing and recomputes no feature."""
+    from mia_bench.plan import resolve
+
+    import mia_bench_encodermi.attack as attack_mod
+
+    builder = resolve("target", "clip-micro-vit?epochs=1&batch_size=32")
+    split = toy_split(0, n=10)
+    challenge, _ = split.challenge("pair")
+    attack = EncoderMIT(EncoderMIOptions(n_views=3, shadow_train_photos=2))
+
+    def ctx():
+        return AttackContext(split.auxiliary, np.random.default_rng(0), 0, Cache(tmp_path), "image",
+                             target_recipe=builder.recipe(), build_shadow=builder.build_shadow, progress=False)
+
+    target = ToyTarget()
+    first = attack.run(target, challenge, ctx())
+    assert first.info["shadow_models_trained"] == 1
+    calls = []
+    real = attack_mod.view_embeddings
+    monkeypatch.setattr(attack_mod, "view_embeddings", lambda *a, **k: calls.append(1) or real(*a, **k))
+    second = attack.run(target, challenge, ctx())
+    assert second.info["shadow_models_trained"] == 0
+    assert len(calls) == 1  # only the target's views are encoded; shadow features come from the cache
+    np.testing.assert_allclose(first.scores, second.scores)
