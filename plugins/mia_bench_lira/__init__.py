@@ -1,1 +1,22 @@
-"""LiRA (Carlini et al., S&P 2022): the torch-free scoring core lives in `scoring`."""
+"""First-party plugin: LiRA (online / offline, per-example or fixed variance) with a cached,
+growing shadow-model pool, the global-threshold floor, and leave-one-out evaluation."""
+
+from __future__ import annotations
+
+from mia_bench import hookimpl
+
+
+@hookimpl
+def register_attacks(register):
+    from .attack import GlobalThreshold, LiRAOffline, LiRAOnline
+
+    register(LiRAOnline)
+    register(LiRAOffline)
+    register(GlobalThreshold)
+
+
+@hookimpl
+def register_commands(cli):
+    from .loo import lira_loo
+
+    cli.add_command(lira_loo)

@@ -1,0 +1,114 @@
+"""A pool of shadow models for LiRA, trained on random halves of the attacker's data pool.
+
+The data pool is the challenge pairs plus the attacker's population data (so shadow
+training sets have about the target's size). Keep masks are balanced (each example IN for
+exactly half of the models) and grow in steps of two: the first N rows never depend on
+how many models were asked for, so asking for 16 when 8 exist trains just 8 more. Every
+shadow model is cached by the content hash of its training set, recipe and seed; a pool
+is a cache entry holding its masks and the models' statistics.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from mia_bench.attack import AttackContext
+from mia_bench.cache import stable_hash
+from mia_bench.data import Samples
+from mia_bench.errors import IncompatibleError
+
+from .scoring import balanced_keep_masks, grow_keep_masks
+
+
+def pool_masks(n_models: int, n_examples: int, seed: int) -> np.ndarray:
+    """(n_models, n_examples) balanced keep masks; a prefix of the masks for any larger pool."""
+    masks = balanced_keep_masks(2, n_examples, seed)
+    while masks.shape[0] < n_models:
+        masks = grow_keep_masks(masks, 2, seed)
+    return masks
+
+
+def data_pool(challenge: Samples, context: AttackContext) -> tuple[Samples, np.ndarray]:
+    """(pool, rows): the challenge pairs plus the attacker's own pairs, in a canonical order
+    (sorted by id, so masks never depend on the order of the challenge rows), and the pool
+    row of each challenge row."""
+    aux = context.auxiliary
+    media = _media(context)
+    parts = [challenge] + [p for p in (aux.population, aux.population_background) if p is not None]
+    pool = Samples.concat([p.without(*(m for m in ("image", "audio") if m != media)) for p in parts])
+    first = {}
+    for i, x in enumerate(pool.ids):  # a row both in the challenge and the population counts once
+        first.setdefault(x, i)
+    order = sorted(first, key=str)
+    pool = pool.subset([first[x] for x in order])
+    position = {x: i for i, x in enumerate(order)}
+    return pool, np.array([position[x] for x in challenge.ids], dtype=int)
+
+
+def _media(context: AttackContext) -> str:
+    return "image" if context.modality == "image" else "audio"
+
+
+def model_seed(seed: int, index: int) -> int:
+    return int(stable_hash(["lira-shadow", seed, index], 8), 16)
+
+
+@dataclass
+class _TrainTask:
+    """One shadow model to train in a worker (picklable: the target spec, not the builder)."""
+
+    target_spec: str
+    samples: Samples
+    seed: int
+    cache_root: str
+
+
+def train_shadow_task(task: _TrainTask) -> bool:
+    """Worker side: rebuild the target's builder from its spec and train (or find) one shadow."""
+    from mia_bench.cache import Cache
+    from mia_bench.plan import resolve
+
+    shadow = resolve("target", task.target_spec).build_shadow(task.samples, task.seed, Cache(task.cache_root))
+    return bool(shadow.info.get("trained_now"))
+
+
+def train_on_executor(context: AttackContext, pool: Samples, masks: np.ndarray, seed: int) -> int:
+    """Fan the pool's shadow trainings out over the run's executor (one task per model);
+    returns how many trained now. Without an executor, models train one by one on load."""
+    executor = getattr(context, "executor", None)
+    spec = getattr(context, "target_spec", None)
+    if executor is None or spec is None:
+        return 0
+    tasks = [_TrainTask(spec, pool.subset(np.flatnonzero(masks[i])), model_seed(seed, i), str(context.cache.root))
+             for i in range(masks.shape[0])]
+    return sum(executor.map(train_shadow_task, tasks, desc="shadow models" if context.progress else None))
+
+
+def pool_statistics(context: AttackContext, pool: Samples, masks: np.ndarray, seed: int, stat_fn, stat_key: dict,
+                    ) -> tuple[np.ndarray, dict]:
+    """``(n_models, n_pool, n_views)`` statistics of every pool pair on every shadow model.
+
+    Each model's statistics are a cache entry (keyed by the model, the pool and the statistic),
+    so growing the pool or adding a variant recomputes nothing that exists."""
+    if context.build_shadow is None:
+        raise IncompatibleError("LiRA trains shadow models with the target's recipe, but this target's plugin cannot "
+                                "build shadow models (e.g. a pretrained model).")
+    t0 = time.perf_counter()
+    trained = train_on_executor(context, pool, masks, seed)
+    stats = []
+    for i in range(masks.shape[0]):
+        shadow = context.build_shadow(pool.subset(np.flatnonzero(masks[i])), model_seed(seed, i), context.cache,
+                                      progress=context.progress)
+        trained += int(bool(shadow.info.get("trained_now")))
+        key = stable_hash({"model": shadow.fingerprint, "pool": pool.fingerprint(), **stat_key, "v": "lira-stats/1"})
+
+        def build(work, shadow=shadow):
+            np.save(work / "stats.npy", stat_fn(shadow, pool))
+
+        path = context.cache.get_or_build("lira-stats", key, build)
+        stats.append(np.load(path / "stats.npy"))
+    return np.stack(stats), {"shadow_models": int(masks.shape[0]), "shadow_models_trained": trained,
+                             "pool_size": len(pool), "pool_seconds": time.perf_counter() - t0}
