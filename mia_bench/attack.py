@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from .cache import Cache
+    from .executor import Executor
     from .target import Target
 
 
@@ -81,6 +82,11 @@ class AttackContext:
     ``target_recipe``: how the target was made, for attacks whose threat model grants
     that knowledge (shadow-model attacks); ``build_shadow`` builds a model with a recipe
     on given samples, when the target plugin supports it.
+    ``target_spec``: the target's spec string (without the control), so an attack can
+    rebuild the target's builder in a worker process (``plan.resolve("target", spec)``),
+    e.g. to train shadow models through ``executor``.
+    ``executor``: the run's :class:`~mia_bench.executor.Executor` for fanning out
+    independent work (shadow models); None means run it here, serially.
     """
 
     auxiliary: AuxiliaryData
@@ -91,6 +97,8 @@ class AttackContext:
     target_recipe: dict = field(default_factory=dict)
     build_shadow: Callable[..., "Target"] | None = None
     progress: bool = True
+    target_spec: str | None = None
+    executor: "Executor | None" = None
 
 
 class Attack:

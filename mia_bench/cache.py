@@ -4,7 +4,9 @@ Keys are hashes of canonical JSON of everything that determines the artefact. A 
 entry is a directory with a ``manifest.json`` listing each file's size and sha256;
 entries are built in a ``.partial`` sibling and moved into place atomically, so a killed
 build never leaves an entry that looks complete, and a corrupted (e.g. truncated) file
-is detected on load and the entry rebuilt.
+is detected on load and the entry rebuilt. Builds of one entry are serialised across
+processes by an exclusive lock on ``.locks/KIND/KEY.lock`` (outside the kind folders, which
+hold entries only), so parallel workers that need the same artefact build it once.
 """
 
 from __future__ import annotations
@@ -15,10 +17,16 @@ import logging
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
 from .errors import CorruptCacheError
+
+try:
+    import fcntl
+except ImportError:  # not POSIX (Windows): builds are not locked
+    fcntl = None
 
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
@@ -124,16 +132,38 @@ class Cache:
         attempt's files so it can resume) and may return metadata for the manifest.
         """
         final = self.entry(kind, key)
-        if final.exists():
-            try:
-                verify_manifest(final)
+        if self._verified(final):  # the common case, without waiting on a lock
+            return final
+        with self._lock(kind, key):
+            if self._verified(final, warn=True):  # another process may have built it while we waited
                 return final
-            except CorruptCacheError as exc:
-                log.warning("%s; rebuilding it", exc)
+            if final.exists():
                 shutil.rmtree(final)
-        work = self.partial(kind, key)
-        work.mkdir(parents=True, exist_ok=True)
-        meta = build(work)
-        write_manifest(work, meta)
-        os.replace(work, final)
-        return final
+            work = self.partial(kind, key)
+            work.mkdir(parents=True, exist_ok=True)
+            meta = build(work)
+            write_manifest(work, meta)
+            os.replace(work, final)
+            return final
+
+    @staticmethod
+    def _verified(final: Path, warn: bool = False) -> bool:
+        if not final.exists():
+            return False
+        try:
+            verify_manifest(final)
+            return True
+        except CorruptCacheError as exc:
+            if warn:
+                log.warning("%s; rebuilding it", exc)
+            return False
+
+    @contextmanager
+    def _lock(self, kind: str, key: str):
+        """Exclusive across processes (and threads: each call opens its own file)."""
+        path = self.root / ".locks" / kind / f"{key}.lock"  # kept: deleting lock files races
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as f:
+            if fcntl is not None:
+                fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes, also if we crash
+            yield

@@ -4,11 +4,21 @@ For each cell: skip it if its result is on disk (resume), else load the split, b
 (or fetch from the cache) the target, hand the attack only what its threat model
 grants, score, evaluate, and write the record atomically. A failing cell is recorded as
 an error and the run goes on; a re-run retries it.
+
+With a parallel executor (process pool, Ray) the pending cells are grouped by target
+(target, control, dataset, defense, seed) and each group is one task: a worker rebuilds
+the group's plan from spec strings, builds or fetches that target once and runs the
+group's cells serially, writing their records into the same results folder. Model-free
+cells are tasks of their own. Shared artefacts (worlds, trained targets, shadow models)
+meet in the cache, whose lock makes concurrent builds of one entry safe. On a cluster
+of several machines the results and cache folders must be on a shared filesystem.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -21,7 +31,10 @@ from . import metrics
 from .attack import Attack, AttackContext, AttackOutput
 from .cache import Cache, stable_hash
 from .data import Challenge, MembershipSplit, Samples
-from .plan import Cell, Plan
+from .errors import MiaBenchError
+from .executor import Executor, Resources, SerialExecutor
+from .plan import Cell, Plan, build_plan
+from .registry import ComponentSpec
 from .results import environment, read_cell, write_cell
 from .target import BuildRequest, MeteredTarget, Target
 
@@ -36,6 +49,8 @@ class RunConfig:
     folds: int = 5
     progress: bool = True
     rerun: bool = False
+    executor: Executor = field(default_factory=SerialExecutor)
+    resources: Resources = Resources()  # what each task (a group of cells) asks the executor for
 
 
 @dataclass
@@ -116,6 +131,8 @@ class Runner:
 
     # --- cells -------------------------------------------------------------------
     def run(self) -> RunSummary:
+        if not isinstance(self.config.executor, SerialExecutor):
+            return self._fan_out()
         summary = RunSummary()
         start = time.perf_counter()
         cells = self.plan.cells
@@ -151,7 +168,42 @@ class Runner:
             target_recipe=builder.recipe(),
             build_shadow=getattr(builder, "build_shadow", None),
             progress=self.config.progress,
+            target_spec=str(cell.target),
+            executor=self.config.executor,
         )
+
+    def _fan_out(self) -> RunSummary:
+        """Run the pending cells as tasks on the executor, one task per target group;
+        cells already on disk are resumed here and never sent to a worker."""
+        summary, start, cfg = RunSummary(), time.perf_counter(), self.config
+        groups: dict[tuple, list[tuple[Cell, Attack, str]]] = {}
+        for cell in self.plan.cells:
+            attack = self.plan.attack(cell)
+            key = cell.key(attack.version)
+            if not cfg.rerun and read_cell(cfg.out_dir, key) is not None:
+                summary.resumed.append(key)
+                continue
+            group = (cell,) if attack.model_free else (cell.target, cell.control, cell.dataset, cell.defense, cell.seed)
+            groups.setdefault(group, []).append((cell, attack, key))
+        refs = plugin_refs() if groups else []
+        payloads = [{"cells": [c.to_dict() for c, _, _ in members], "keys": [k for _, _, k in members],
+                     # absolute: a worker's working directory need not be ours
+                     "out_dir": str(Path(cfg.out_dir).resolve()), "cache_root": str(cfg.cache.root.resolve()),
+                     "n_boot": cfg.n_boot,
+                     "folds": cfg.folds, "rerun": cfg.rerun, "plugins": refs} for members in groups.values()]
+        results = cfg.executor.map(run_cell_group, payloads, cfg.resources, return_exceptions=True,
+                                   desc="cell groups" if cfg.progress else None)
+        for members, result in zip(groups.values(), results):
+            if isinstance(result, BaseException):  # the task itself failed: worker lost, plugin import...
+                for cell, attack, key in members:
+                    summary.errors[key] = f"{type(result).__name__}: {result}"
+                    write_cell(cfg.out_dir, key, self._error_record(cell, attack, key, result))
+                continue
+            summary.finished += result["finished"]
+            summary.resumed += result["resumed"]
+            summary.errors.update(result["errors"])
+        summary.seconds = time.perf_counter() - start
+        return summary
 
     def _run_cell(self, cell: Cell, attack: Attack, key: str) -> None:
         split = self.split(cell)
@@ -260,7 +312,7 @@ class Runner:
             "target_label": cell.target_label,
             "attack": {"name": attack.name, "version": attack.version},
             "error": f"{type(exc).__name__}: {exc}",
-            "traceback": traceback.format_exc(),
+            "traceback": "".join(traceback.format_exception(exc)),
             "environment": environment(),
         }
 
@@ -271,3 +323,58 @@ def _progress(cells: list[Cell], enabled: bool):
     from tqdm.auto import tqdm
 
     return tqdm(cells, unit="cell", dynamic_ncols=True)
+
+
+# --- fan-out: what a worker process runs ------------------------------------------
+def plugin_refs() -> list[tuple[str, str]]:
+    """The registered plugins as importable ``module[:attribute]`` references, so that a
+    worker registers exactly the driver's plugins (entry points, or ones a test added)."""
+    from types import ModuleType
+
+    from .plugins import load_plugins
+
+    refs = []
+    for name, plugin in load_plugins().list_name_plugin():
+        if isinstance(plugin, ModuleType):
+            refs.append((name, plugin.__name__))
+            continue
+        module = sys.modules.get(getattr(plugin, "__module__", None) or "")
+        attr = next((k for k, v in vars(module).items() if v is plugin), None) if module else None
+        if attr is None:
+            raise MiaBenchError(f"Plugin {name!r} ({plugin!r}) cannot be loaded in a worker process: register a "
+                                "module or a module-level object, or run with the serial executor.")
+        refs.append((name, f"{module.__name__}:{attr}"))
+    return refs
+
+
+def _import_ref(ref: str) -> Any:
+    module, _, attr = ref.partition(":")
+    obj = importlib.import_module(module)
+    return getattr(obj, attr) if attr else obj
+
+
+def run_cell_group(payload: dict) -> dict:
+    """One task: run some cells of a plan here, serially, writing their records into the
+    run's folder. Everything arrives as plain data (spec strings, paths, plugin references)."""
+    from .testing import isolated_plugins  # swaps in exactly the driver's plugins, then restores
+
+    with isolated_plugins(*[(name, _import_ref(ref)) for name, ref in payload["plugins"]]):
+        cells = payload["cells"]
+        targets = []
+        for c in cells:
+            spec = ComponentSpec.parse(c["target"])
+            if c["control"] != "none":
+                spec = ComponentSpec(spec.name, spec.arg, {**spec.options, "control": c["control"]})
+            targets.append(str(spec))
+        plan = build_plan(list(dict.fromkeys(c["attack"] for c in cells)), list(dict.fromkeys(targets)),
+                          list(dict.fromkeys(c["dataset"] for c in cells)),
+                          list(dict.fromkeys(c["defense"] for c in cells)),
+                          list(dict.fromkeys(c["seed"] for c in cells)))
+        keys = set(payload["keys"])
+        plan.cells = [c for c in plan.cells if c.key(plan.attack(c).version) in keys]
+        if len(plan.cells) != len(keys):
+            raise MiaBenchError(f"a worker rebuilt {len(plan.cells)} of {len(keys)} cells from their specs: {cells}")
+        config = RunConfig(Path(payload["out_dir"]), Cache(payload["cache_root"]), n_boot=payload["n_boot"],
+                           folds=payload["folds"], progress=False, rerun=payload["rerun"])  # serial: no nested pools
+        summary = Runner(plan, config).run()
+    return {"finished": summary.finished, "resumed": summary.resumed, "errors": summary.errors}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..executor import EXECUTORS
 from . import cli
 from .options import selection_options, selection_plan
 
@@ -31,17 +32,38 @@ def _print_board(out_dir: Path, records: list[dict], as_json: bool, plots: bool)
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.option("--no-plots", is_flag=True, help="Skip ROC and histogram plots.")
 @click.option("--json", "as_json", is_flag=True, help="Print the leaderboard as JSON.")
-def run_cmd(out, cache, n_boot, rerun, no_progress, no_plots, as_json, **selection) -> None:
-    """Run a suite (default: quick) and print its leaderboard. Interrupted runs resume."""
+@click.option("--executor", type=click.Choice(EXECUTORS), default="serial", show_default=True,
+              envvar="MIA_BENCH_EXECUTOR", show_envvar=True,
+              help="Where cells run: here one by one, on a local process pool, or on Ray (one task per target).")
+@click.option("--address", default=None, envvar="MIA_BENCH_RAY_ADDRESS", show_envvar=True,
+              help="Ray cluster address (e.g. auto, ray://head:10001; results and cache folders must be shared "
+                   "with it); default: start a local Ray instance.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes of the process pool, or CPUs of a local Ray instance (default: all cores).")
+@click.option("--gpus-per-task", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="GPUs each task asks Ray for (e.g. 1, or 0.5 to share one); Ray hides GPUs from tasks "
+                   "that ask for none.")
+def run_cmd(out, cache, n_boot, rerun, no_progress, no_plots, as_json, executor, address, workers, gpus_per_task,
+            **selection) -> None:
+    """Run a suite (default: quick) and print its leaderboard. Interrupted runs resume.
+
+    Cells whose results exist are never recomputed and cached targets and shadow models
+    are reused, on any executor. Process and Ray runs give identical results (one torch
+    thread per task); a serial run that trains a target with more threads may differ at
+    float32 rounding.
+    """
     from ..cache import Cache
+    from ..executor import Resources, make_executor
     from ..results import load_records
     from ..runner import RunConfig, Runner
 
     plan, suite = selection_plan(**selection)
     out = out or Path("runs") / suite["name"]
-    config = RunConfig(out_dir=out, cache=Cache(cache), n_boot=n_boot or suite.get("n_boot", 1000),
-                       progress=not no_progress, rerun=rerun)
-    summary = Runner(plan, config).run()
+    with make_executor(executor, address, workers) as pool:
+        config = RunConfig(out_dir=out, cache=Cache(cache), n_boot=n_boot or suite.get("n_boot", 1000),
+                           progress=not no_progress, rerun=rerun, executor=pool,
+                           resources=Resources(cpus=1, gpus=gpus_per_task))
+        summary = Runner(plan, config).run()
     keys = {c.key(plan.attack(c).version) for c in plan.cells}
     records = [r for r in load_records(out) if r.get("key") in keys]  # this plan's cells only
     if not as_json:
