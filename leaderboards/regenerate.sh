@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates every committed table and plot under leaderboards/ and the README block.
-# CPU only; trained targets come from the cache when present (cold: roughly 15 minutes).
+# CPU only; trained targets and shadow models come from the cache when present (cold: about an hour
+# on 2 cores, most of it shadow models; warm: minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1
@@ -10,4 +11,8 @@ mia-bench umid-ablation --out leaderboards/umid
 mia-bench umid-exposure --out leaderboards/exposure
 mia-bench run --suite defenses-quick --out leaderboards/defenses-quick --rerun --no-progress
 mia-bench privacy-utility --out leaderboards/defenses-quick
+mia-bench encodermi-table --rerun --no-progress
+mia-bench run --suite lira-quick --out leaderboards/lira --rerun --no-progress
+mia-bench lira-loo --n-shadows 16 --no-progress
 python benchmarks/umid_batching.py
+python benchmarks/throughput.py --threads 1

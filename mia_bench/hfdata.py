@@ -169,7 +169,7 @@ def load_world(path: Path) -> World:
             if part == "background" and s.identities:
                 s = Samples(s.ids, (None,) * len(s), s.texts, s.images, s.audio, s.sample_rate)
             parts[part] = s
-    except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, KeyError, IndexError, json.JSONDecodeError) as exc:  # IndexError: an empty part
         raise CorruptCacheError(f"world cache {path} is unreadable ({exc}); delete it to rebuild") from None
     world = World(
         name=meta["name"],

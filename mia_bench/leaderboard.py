@@ -34,6 +34,7 @@ class Row:
     accuracy: float | None = None
     decision_accuracy: float | None = None
     seconds_per_query: float | None = None
+    wall_seconds: float | None = None
     queries: int | None = None
     shadow_models: int = 0
     n: str = ""
@@ -78,6 +79,7 @@ def _row(record: dict) -> Row:
     row.tpr_1, row.tpr_01 = m["tpr_at_1fpr"], m["tpr_at_01fpr"]
     row.accuracy, row.decision_accuracy = m["balanced_accuracy"], m.get("decision_accuracy")
     row.seconds_per_query = cost["seconds_per_query"]
+    row.wall_seconds = cost.get("seconds")
     row.queries = cost["target_queries_total"]
     row.shadow_models = cost["shadow_models_trained"]
     row.n = f"{split['n_members']}/{split['n_nonmembers']}"
@@ -136,8 +138,8 @@ def fmt_auc(row: Row) -> str:
     return f"{row.auc:.3f} [{fmt(lo, 2)}, {fmt(hi, 2)}]"
 
 
-COLUMNS = ("attack", "target", "defense", "AUC [95% CI]", "TPR@1%", "TPR@0.1%", "acc", "s/query", "queries",
-           "shadows", "biometric")
+COLUMNS = ("attack", "target", "defense", "AUC [95% CI]", "TPR@1%", "TPR@0.1%", "acc", "s/query", "wall s",
+           "queries", "shadows", "biometric")
 
 
 def defense_label(spec: str) -> str:
@@ -159,7 +161,7 @@ def _columns(tracks_or_rows) -> tuple[str, ...]:
 
 def row_cells(row: Row, show_seed: bool) -> list[str]:
     if row.error:
-        return [row.attack, row.target, defense_label(row.defense), "error: " + row.error[:60]] + [""] * 7
+        return [row.attack, row.target, defense_label(row.defense), "error: " + row.error[:60]] + [""] * 8
     acc = fmt(row.decision_accuracy if row.decision_accuracy is not None else row.accuracy)
     cells = [
         row.attack + (f" (seed {row.seed})" if show_seed else ""),
@@ -170,6 +172,7 @@ def row_cells(row: Row, show_seed: bool) -> list[str]:
         fmt(row.tpr_01),
         acc,
         f"{row.seconds_per_query:.4f}" if row.seconds_per_query is not None else "",
+        f"{row.wall_seconds:.1f}" if row.wall_seconds is not None else "",
         str(row.queries or 0),
         str(row.shadow_models),
         "yes" if row.biometric else "no",
@@ -196,7 +199,8 @@ def to_markdown(tracks: list[Track]) -> str:
 NOTES = (
     "AUC with a stratified-bootstrap 95% CI. TPR@x% = largest TPR at FPR <= x%; n/r = not resolvable "
     "(fewer than 1/x non-members). acc = balanced accuracy at the attack's own decision, else at the best "
-    "threshold. queries = target queries per cell (text + media + gradient forwards). biometric = whether the "
+    "threshold. s/query = the audit's own work per query; wall s = the cell's wall time, including any shadow "
+    "models it trained (shadows = how many; 0 when they came from the cache). queries = target queries per cell (text + media + gradient forwards). biometric = whether the "
     "attack sends the person's images/audio to the target. (null) = same recipe trained without the members: "
     "a control that must sit at chance."
 )
@@ -243,7 +247,7 @@ def render_terminal(tracks: list[Track], console=None) -> None:
 
     console = console or Console()
     wide = console.width >= 118
-    keep = [c for c in _columns(tracks) if wide or c not in ("queries", "shadows")]
+    keep = [c for c in _columns(tracks) if wide or c not in ("queries", "shadows", "wall s")]
     rows = [r for t in tracks for r in t.rows]
     if not wide and all(r.tpr_01 is None for r in rows):
         keep.remove("TPR@0.1%")  # all "not resolvable": no room to waste on narrow terminals

@@ -11,7 +11,7 @@ import numpy as np
 from .cache import atomic_write_json, atomic_write_text
 from .leaderboard import defense_label
 
-UTILITY_KEYS = ("zero_shot_identification", "retrieval_recall_at_1")
+UTILITY_KEYS = ("zero_shot_identification", "retrieval_recall_at_1", "knn_identification")
 
 
 def collect(records: list[dict]) -> list[dict]:
@@ -30,12 +30,14 @@ def collect(records: list[dict]) -> list[dict]:
 
 
 def to_markdown(rows: list[dict]) -> str:
-    lines = ["| defense | attack | unit | AUC [95% CI] | TPR@1% | zero-shot id | retrieval R@1 |", "|---|---|---|---|---|---|---|"]
+    lines = ["| defense | attack | unit | AUC [95% CI] | TPR@1% | zero-shot id | retrieval R@1 | kNN id |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         tpr = "n/r" if r["tpr_at_1fpr"] is None else f"{r['tpr_at_1fpr']:.2f}"
         lines.append(f"| {defense_label(r['defense'])} | {r['attack']} | {r['unit']} | {r['auc']:.3f} "
                      f"[{r['auc_ci'][0]:.2f}, {r['auc_ci'][1]:.2f}] | {tpr} | "
-                     f"{_f(r['zero_shot_identification'])} | {_f(r['retrieval_recall_at_1'])} |")
+                     f"{_f(r['zero_shot_identification'])} | {_f(r['retrieval_recall_at_1'])} | "
+                     f"{_f(r['knn_identification'])} |")
     return "\n".join(lines)
 
 
@@ -43,12 +45,15 @@ def _f(x) -> str:
     return "" if x is None else f"{x:.3f}"
 
 
-def plot(rows: list[dict], path: Path, utility: str = "zero_shot_identification") -> Path:
+def plot(rows: list[dict], path: Path, utility: str | None = None) -> Path:
+    """One panel per defense family; x = ``utility`` (default: zero-shot identification when the
+    targets have a text encoder, else kNN identification)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    utility = utility or next((k for k in UTILITY_KEYS if any(r[k] is not None for r in rows)), UTILITY_KEYS[0])
     families = sorted({r["family"] for r in rows} - {"none"}) or ["none"]
     fig, axes = plt.subplots(1, len(families), figsize=(4.6 * len(families), 3.8), squeeze=False)
     for ax, family in zip(axes.ravel(), families):
@@ -77,7 +82,8 @@ def write_report(out_dir: Path, records: list[dict]) -> list[dict]:
     atomic_write_json(out_dir / "privacy_utility.json", rows)
     note = (f"Results of `{out_dir}`. Regenerate with `mia-bench run --suite SUITE --out {out_dir}` then "
             f"`mia-bench privacy-utility --out {out_dir}`. Utility: zero-shot identification of held-out photos "
-            "among the member names, and image-to-caption recall@1 among held-out background pairs.\n\n")
+            "among the member names, image-to-caption recall@1 among held-out background pairs, and kNN identification "
+            "(each held-out photo of a member named by its nearest trained photo; needs no text encoder).\n\n")
     atomic_write_text(out_dir / "privacy_utility.md", "# Privacy vs utility\n\n" + note + to_markdown(rows) +
                       "\n\n![privacy-utility](plots/privacy_utility.png)\n")
     if rows:

@@ -3,7 +3,10 @@ result on it, never seen by attacks.
 
 - zero-shot identification: held-out photos of member identities (never trained on),
   classified among all member names with the canonical template; top-1 accuracy;
-- retrieval: held-out background pairs, image -> text recall@1 among all their captions.
+- retrieval: held-out background pairs, image -> text recall@1 among all their captions;
+- kNN identification (media encoder only, so it also rates image-only encoders, like the
+  downstream classifiers of EncoderMI's countermeasure study): each held-out photo of a
+  member is named by its nearest trained photo (cosine), top-1 accuracy.
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ from .data import MembershipSplit
 
 def utility_metrics(target, split: MembershipSplit) -> dict:
     out: dict = {}
+    media_of = (lambda s: s.images) if split.world.modality == "image" else (lambda s: s.audio)
+    out.update(knn_identification(target, split, media_of))
+    if "text" not in target.capabilities:  # e.g. an image-only (SimCLR) encoder: no zero-shot utility
+        return out
     media_of = (lambda s: s.images) if split.world.modality == "image" else (lambda s: s.audio)
     pii = split.utility_pii
     if len(pii) and media_of(pii) is not None:
@@ -30,3 +37,13 @@ def utility_metrics(target, split: MembershipSplit) -> dict:
         out["retrieval_recall_at_1"] = float((sims.argmax(1) == np.arange(len(bg))).mean())
         out["retrieval_candidates"] = len(bg)
     return out
+
+
+def knn_identification(target, split: MembershipSplit, media_of) -> dict:
+    pii = split.utility_pii
+    train = split.train.subset([i for i, x in enumerate(split.train.identities) if x is not None])
+    if not len(pii) or not len(train) or media_of(pii) is None or media_of(train) is None:
+        return {}
+    nearest = (target.encode_media(media_of(pii)) @ target.encode_media(media_of(train)).T).argmax(1)
+    truth = np.array(pii.identities)
+    return {"knn_identification": float((np.array(train.identities)[nearest] == truth).mean())}

@@ -173,3 +173,43 @@ def test_shadow_encoders_and_their_features_are_cached(tmp_path, monkeypatch):
     assert second.info["shadow_models_trained"] == 0
     assert len(calls) == 1  # only the target's views are encoded; shadow features come from the cache
     np.testing.assert_allclose(first.scores, second.scores)
+
+
+def test_simclr_target_is_image_only_and_text_attacks_are_refused_before_training():
+    from mia_bench.plan import build_plan, resolve
+
+    builder = resolve("target", "clip-micro-vit?algorithm=simclr")
+    assert "text" not in builder.capabilities("image") and builder.recipe()["algorithm"] == "simclr"
+    build_plan(["encodermi-t"], ["clip-micro-vit?algorithm=simclr"], ["pii-faces-small"])  # fine: media only
+    with pytest.raises(IncompatibleError, match="needs \\['text'\\]"):
+        build_plan(["csa"], ["clip-micro-vit?algorithm=simclr"], ["pii-faces-small"])
+    with pytest.raises(InvalidOptionsError, match="algorithm='byol'"):
+        resolve("target", "clip-micro-vit?algorithm=byol")
+
+
+def test_audio_views_are_seeded_per_clip_and_do_what_they_say():
+    from mia_bench.augment import augment_audio
+
+    rng = np.random.default_rng(3)
+    clips = (rng.standard_normal((4, 800)) * 0.1).astype(np.float32)
+    seeds = [11, 12, 13, 14]
+    views = augment_audio(clips, 3, seeds)
+    assert views.shape == (4, 3, 800) and views.dtype == np.float32
+    np.testing.assert_array_equal(augment_audio(clips[2:], 3, seeds[2:]), views[2:])  # batch-independent
+    gain = augment_audio(clips, 2, seeds, ops=("gain",))
+    ratio = gain[0, 0] / clips[0]
+    assert np.allclose(ratio, ratio[0], rtol=1e-4) and 0.5 <= ratio[0] <= 2.0  # +-6 dB
+    shift = augment_audio(clips, 2, seeds, ops=("shift",))
+    assert any(np.array_equal(shift[1, 0], np.roll(clips[1], k)) for k in range(-80, 81))  # up to 10%
+    with pytest.raises(ValueError, match="unknown audio augmentation"):
+        augment_audio(clips, 2, seeds, ops=("flip",))
+
+
+def test_features_work_on_an_audio_encoder():
+    """EncoderMI on a CLAP-like audio tower: views are audio augmentations, features the same."""
+    rng = np.random.default_rng(4)
+    proj = rng.standard_normal((800, 8)).astype(np.float32)
+    clips = (rng.standard_normal((5, 800)) * 0.1).astype(np.float32)
+    emb = view_embeddings(lambda a: a @ proj, clips, 4, list(range(5)), ("gain", "noise"), "audio")
+    sims = pairwise_similarities(emb)
+    assert sims.shape == (5, 6) and np.all(sims > 0.9)  # gain and mild noise barely move a linear embedding

@@ -28,7 +28,8 @@ from .classifiers import SetClassifier, ThresholdClassifier, VectorClassifier
 from .features import SIMILARITIES, check_view_ops, default_ops, pairwise_similarities, view_embeddings
 from .shadow import build_shadow_encoder, pick_arch, setting_label, shadow_builder, shadow_pool, shadow_set
 
-ALGORITHMS = {"clip-contrastive": "clip"}  # target recipe's algorithm -> shadow trainer name
+ALGORITHMS = {"clip-contrastive": "clip", "simclr": "simclr"}  # target recipe's algorithm -> shadow trainer
+OTHER_ALGORITHM = {"clip": "simclr", "simclr": "clip"}
 
 
 class EncoderMIOptions(BaseModel):
@@ -41,7 +42,8 @@ class EncoderMIOptions(BaseModel):
     know_algorithm: bool = Field(True, description="shadow trained like the target (else alt_algorithm)")
     alt_data: str = Field("pii-avatars", description="dataset spec of the other distribution")
     alt_arch: str | None = Field(None, description="architecture when know_arch=false (default: another one of the same size)")
-    alt_algorithm: str = Field("simclr", description="training algorithm when know_algorithm=false")
+    alt_algorithm: str | None = Field(None, description="training algorithm when know_algorithm=false (default: "
+                                                        "simclr for a CLIP target, clip for a SimCLR one)")
     shadow_target: str | None = Field(None, description="target spec that builds shadows when the target cannot "
                                                         "(pretrained targets)")
     shadow_train_photos: int = Field(5, ge=1, description="photos per shadow member identity trained on")
@@ -88,7 +90,7 @@ class _EncoderMI(Attack):
         build = shadow_builder(context, opts.shadow_target)
         arch = pick_arch(context, opts.know_arch, opts.alt_arch, build)
         target_algorithm = ALGORITHMS.get(context.target_recipe.get("algorithm"), "clip")
-        algorithm = target_algorithm if opts.know_algorithm else opts.alt_algorithm
+        algorithm = target_algorithm if opts.know_algorithm else (opts.alt_algorithm or OTHER_ALGORITHM[target_algorithm])
         pii, background, source = shadow_pool(context, opts.know_data, opts.alt_data)
         shadow = shadow_set(pii, background, opts.shadow_train_photos, context.seed, source)
         encoder = build_shadow_encoder(context, shadow, build, arch, algorithm)

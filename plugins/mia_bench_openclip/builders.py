@@ -64,6 +64,12 @@ class _DropMessage(logging.Filter):
 
 class TrainOptions(Recipe):
     device: str = Field("auto", description="auto, cpu or cuda[:N] (not part of the cache key)")
+    algorithm: str = Field("clip", description="clip (image-text contrastive) or simclr (image tower only, "
+                                               "EncoderMI's native setting; the target has no text encoder)")
+
+
+NOT_RECIPE = {"device", "algorithm"}  # options that are not Recipe fields (the algorithm keys the cache separately)
+ALGORITHM_NAMES = {"clip": "clip-contrastive", "simclr": "simclr"}
 
 
 class TrainedClipBuilder(TargetBuilder):
@@ -74,9 +80,12 @@ class TrainedClipBuilder(TargetBuilder):
     Options = TrainOptions
 
     def capabilities(self, modality: str) -> frozenset[str]:
-        return IMAGE_CAPS
+        return IMAGE_CAPS if self.options.algorithm == "clip" else IMAGE_CAPS - {"text"}
 
     def check(self) -> None:
+        if self.options.algorithm not in ALGORITHM_NAMES:
+            raise InvalidOptionsError(f"target {self.name!r}: algorithm={self.options.algorithm!r} is not valid; "
+                                      f"valid: {', '.join(ALGORITHM_NAMES)}")
         if self.options.augment not in AUGMENTATIONS:
             raise InvalidOptionsError(
                 f"target {self.name!r}: augment={self.options.augment!r} is not valid; valid: {', '.join(AUGMENTATIONS)}"
@@ -84,14 +93,15 @@ class TrainedClipBuilder(TargetBuilder):
 
     def recipe(self) -> dict:
         return {"name": self.name, "arch": self.arch, "model_cfg": model_config(self.arch),
-                "recipe": self.options.model_dump(exclude={"device"}), "algorithm": "clip-contrastive"}
+                "recipe": self.options.model_dump(exclude=NOT_RECIPE),
+                "algorithm": ALGORITHM_NAMES[self.options.algorithm]}
 
     def build(self, request: BuildRequest) -> Target:
         if request.train is None or request.train.images is None:
             raise MiaBenchError(f"target {self.name!r} trains on image-text pairs, but the split has no images")
-        recipe = Recipe(**request.defense.apply_recipe(self.options.model_dump(exclude={"device"})))
+        recipe = Recipe(**request.defense.apply_recipe(self.options.model_dump(exclude=NOT_RECIPE)))
         label = self.name + (" (null)" if request.control == "null" else "")
-        path, key, _ = train_cached(self.arch, "clip", request.train, recipe, request.seed, request.cache,
+        path, key, _ = train_cached(self.arch, self.options.algorithm, request.train, recipe, request.seed, request.cache,
                                  "targets", self.options.device, label if request.progress else None)
         epoch = request.defense.release_epoch(recipe.epochs) or recipe.epochs
         available = checkpoint_epochs(recipe)
@@ -101,7 +111,9 @@ class TrainedClipBuilder(TargetBuilder):
                 f"checkpoints at epochs {available}. Pick one of those or set checkpoint_every."
             )
         target = load_trained(path, epoch, self.arch, request.seed, f"{self.name}@{epoch}", self.options.device)
-        target.info.update({"cache_key": key, "control": request.control, "checkpoint_epochs": available})
+        target.info.update({"cache_key": key, "control": request.control, "checkpoint_epochs": available,
+                            "algorithm": self.options.algorithm})
+        target.capabilities = self.capabilities(request.split.world.modality)
         return target
 
     def shadow_architectures(self) -> tuple[str, ...]:
@@ -114,11 +126,13 @@ class TrainedClipBuilder(TargetBuilder):
         arch = arch or self.arch
         if arch not in register_model_configs():
             raise InvalidOptionsError(f"shadow arch {arch!r} is unknown; valid: {', '.join(register_model_configs())}")
-        full = Recipe(**{**self.options.model_dump(exclude={"device"}), **(recipe or {})})
+        full = Recipe(**{**self.options.model_dump(exclude=NOT_RECIPE), **(recipe or {})})
         path, key, trained = train_cached(arch, algorithm, samples, full, seed, cache, "shadows",
                                           self.options.device, f"shadow {arch}/{algorithm}" if progress else None)
         target = load_trained(path, full.epochs, arch, seed, f"shadow:{arch}/{algorithm}", self.options.device)
         target.info.update({"cache_key": key, "trained_now": trained, "algorithm": algorithm})
+        if algorithm != "clip":
+            target.capabilities = IMAGE_CAPS - {"text"}  # the text tower was never trained
         return target
 
 
