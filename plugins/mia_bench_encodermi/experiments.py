@@ -35,7 +35,7 @@ BLOCKS = {
     },
     "simclr": {
         "title": "EncoderMI's native setting: a SimCLR-trained image encoder",
-        "target": "clip-micro-vit?algorithm=simclr&epochs=300&batch_size=64",
+        "target": "clip-micro-vit?algorithm=simclr&epochs=300&batch_size=64&checkpoint_every=10",
         "dataset": "pii-faces-small?n_background=0",
         "sizes": ("pii-faces-small?n_background=0", "pii-faces-small?n_background=200",
                   "pii-faces-small?n_background=800"),

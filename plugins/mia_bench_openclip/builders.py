@@ -127,6 +127,8 @@ class TrainedClipBuilder(TargetBuilder):
         if arch not in register_model_configs():
             raise InvalidOptionsError(f"shadow arch {arch!r} is unknown; valid: {', '.join(register_model_configs())}")
         full = Recipe(**{**self.options.model_dump(exclude=NOT_RECIPE), **(recipe or {})})
+        # A shadow is only ever used at its last epoch: per-epoch checkpoints would cost GBs per pool.
+        full = full.model_copy(update={"checkpoint_every": full.epochs})
         path, key, trained = train_cached(arch, algorithm, samples, full, seed, cache, "shadows",
                                           self.options.device, f"shadow {arch}/{algorithm}" if progress else None)
         target = load_trained(path, full.epochs, arch, seed, f"shadow:{arch}/{algorithm}", self.options.device)
