@@ -61,3 +61,29 @@ def test_training_time_defenses_change_the_recipe_and_the_cache_key(tmp_path, ca
 def test_bad_defense_option_is_caught_before_anything_trains():
     with pytest.raises(InvalidOptionsError, match="strength='mild': Input should be 'crop_flip' or 'strong'"):
         build_plan(["csa"], ["clip-micro-rn"], [DATASET], ["augmentation?strength=mild"], [0])
+
+
+def test_knn_identification_needs_no_text_encoder_and_sees_identity():
+    """kNN identification names a held-out photo by its nearest trained photo: an encoder that
+    maps a person's photos together scores 1, one that ignores identity about chance."""
+    from mia_bench.testing import ToyTarget, toy_split
+
+    split = toy_split(n=10)
+
+    class ByIdentity(ToyTarget):
+        capabilities = frozenset({"image"})  # image-only: no zero-shot metrics
+
+        def encode_image(self, images):
+            owner = {img.tobytes(): ident for s in (split.train, split.utility_pii)
+                     for img, ident in zip(s.images, s.identities)}
+            return self._unit_rows([self._text_vec(owner[img.tobytes()] or "bg") for img in images])
+
+        @staticmethod
+        def _unit_rows(rows):
+            x = np.stack(rows)
+            return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+    u = utility_metrics(ByIdentity(), split)
+    assert u == {"knn_identification": 1.0}
+    ignorant = utility_metrics(ToyTarget(), split)["knn_identification"]
+    assert ignorant < 0.5  # 10 member identities: chance is 0.1
