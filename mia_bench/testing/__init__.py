@@ -49,7 +49,8 @@ class ToyTarget(Target):
         if member_pairs is not None:
             for img, text in zip(member_pairs.images, member_pairs.texts):
                 self.memory[hashlib.sha1(img.tobytes()).hexdigest()] = text
-        self.name, self.fingerprint, self.info = "toy", f"toy-{seed}-{len(self.memory)}", {}
+        memory = hashlib.sha1("".join(sorted(self.memory)).encode()).hexdigest()[:12]  # what it memorised
+        self.name, self.fingerprint, self.info = "toy", f"toy-{seed}-{strength}-{memory}", {}
 
     @property
     def device(self):
