@@ -150,9 +150,13 @@ def train_cached(arch, algorithm, samples, recipe: Recipe, seed, cache, kind, de
         "train": samples.fingerprint(), "seed": seed, "trainer": "openclip-train/1",
     })
 
+    trained = False  # set by the build itself: under concurrency another worker may have built it
+
     def build(work: Path) -> dict:
+        nonlocal trained
         from .model import pick_device
 
+        trained = True
         model, tokenizer = create_random_model(arch, seed)
         meta = {"arch": arch, "model_cfg": json.dumps(model_config(arch)), "format": "mia-bench-openclip/1",
                 "algorithm": algorithm}
@@ -161,8 +165,8 @@ def train_cached(arch, algorithm, samples, recipe: Recipe, seed, cache, kind, de
                                     progress=bar)
         return {"training": facts, "recipe": recipe.model_dump(), "algorithm": algorithm}
 
-    trained = not cache.has(kind, key)
-    return cache.get_or_build(kind, key, build), key, trained
+    path = cache.get_or_build(kind, key, build)
+    return path, key, trained
 
 
 def load_trained(path: Path, epoch: int, arch: str, seed: int, name: str, device: str) -> Target:
