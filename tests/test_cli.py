@@ -59,3 +59,15 @@ def test_help_and_ls_do_not_import_torch():
             "\ntry:\n    main()\nexcept SystemExit: pass\nassert 'torch' not in sys.modules, 'torch imported'")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_defense_sweep_writes_the_privacy_utility_report(tmp_path):
+    dataset = ("pii-faces?n_identities=40&n_members=10&n_nonmembers=10&n_population=10&photos_per_identity=4"
+               "&train_photos=2&evidence_photos=2&n_background=40")
+    out = tmp_path / "out"
+    result = invoke("run", "-a", "csa", "-t", "clip-micro-rn?epochs=2&batch_size=16", "-d", dataset,
+                    "--defense", "none", "--defense", "early-stopping?epoch=1", "--cache", str(tmp_path / "cache"),
+                    "--out", str(out), "--no-progress", "--n-boot", "50")
+    assert result.exit_code == 0, result.output
+    report = (out / "privacy_utility.md").read_text()
+    assert "early-stopping(1)" in report and (out / "plots" / "privacy_utility.png").exists()

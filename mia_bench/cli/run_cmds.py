@@ -70,6 +70,12 @@ def run_cmd(out, cache, n_boot, rerun, no_progress, no_plots, as_json, executor,
         click.echo(f"{len(summary.finished)} cells run, {len(summary.resumed)} resumed from {out}, "
                    f"{len(summary.errors)} failed, in {summary.seconds:.1f} s")
     _print_board(out, records, as_json, plots=not no_plots)
+    if len(plan.defenses) > 1 and not no_plots:  # a defense sweep: the privacy-utility report comes with it
+        from ..privacy_utility import write_report
+
+        write_report(out, records)
+        if not as_json:
+            click.echo(f"Privacy-utility report written to {out}/privacy_utility.md and {out}/plots/privacy_utility.png")
     if summary.errors and not as_json:
         for key, err in summary.errors.items():
             click.secho(f"  failed cell {key}: {err}", fg="red", err=True)
