@@ -73,27 +73,21 @@ class AvatarWorldConfig:
 
 def build_avatar_world(config: AvatarWorldConfig) -> World:
     """Identities (names, avatars, captioned photos) plus captioned landscape pairs."""
+    from .world import identity_photos
+
     names = unique_names(config.n_identities, config.seed + NAME_SEED_OFFSET, config.locales)
-    root = np.random.SeedSequence([config.seed, 0xA7A7A])
-    ident_seq, bg_seq = root.spawn(2)
+    ident_seq, bg_seq = np.random.SeedSequence([config.seed, 0xA7A7A]).spawn(2)
     size = config.image_size
-    identities, images, ids, owners, texts = [], [], [], [], []
-    for i, ((name, locale), seq) in enumerate(zip(names, ident_seq.spawn(config.n_identities))):
-        rng = np.random.default_rng(seq)
+
+    def person(rng):
         look = random_avatar(rng)
-        ident = Identity(f"id{i:04d}", name, {"locale": locale, **look})
-        identities.append(ident)
         sprite = render_sprite(look, size)
-        for j in range(config.photos_per_identity):
-            images.append(render_avatar_photo(sprite, rng, size))
-            ids.append(f"{ident.id}/p{j}")
-            owners.append(ident.id)
-            texts.append(config.templates[j % len(config.templates)].format(name=name))
-    empty = np.zeros((0, size, size, 3), np.uint8)
-    pii = Samples(tuple(ids), tuple(owners), tuple(texts), images=np.stack(images) if images else empty)
+        return look, lambda rng: render_avatar_photo(sprite, rng, size)
+
+    identities, pii = identity_photos(names, ident_seq, person, config.photos_per_identity, config.templates, size)
     return World(
         name="pii-avatars",
-        identities=tuple(identities),
+        identities=identities,
         pii=pii,
         background=_background(config, np.random.default_rng(bg_seq)),
         templates=config.templates,

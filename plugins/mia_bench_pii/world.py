@@ -42,29 +42,45 @@ class PiiWorldConfig:
 def build_pii_world(config: PiiWorldConfig) -> World:
     """Identities (names, appearances, captioned photos) plus background pairs."""
     names = unique_names(config.n_identities, config.seed, config.locales)
-    root = np.random.SeedSequence([config.seed, 0x9111])
-    ident_seq, bg_seq = root.spawn(2)
-    identities, images, ids, owners, texts = [], [], [], [], []
-    for i, ((name, locale), seq) in enumerate(zip(names, ident_seq.spawn(config.n_identities))):
-        rng = np.random.default_rng(seq)
+    ident_seq, bg_seq = np.random.SeedSequence([config.seed, 0x9111]).spawn(2)
+
+    def person(rng):
         appearance = random_appearance(rng)
-        ident = Identity(f"id{i:04d}", name, {"locale": locale, **appearance})
-        identities.append(ident)
-        for j in range(config.photos_per_identity):
-            images.append(render_face(appearance, rng, config.image_size))
-            ids.append(f"{ident.id}/p{j}")
-            owners.append(ident.id)
-            texts.append(config.templates[j % len(config.templates)].format(name=name))
-    pii = Samples(tuple(ids), tuple(owners), tuple(texts), images=np.stack(images))
+        return appearance, lambda rng: render_face(appearance, rng, config.image_size)
+
+    identities, pii = identity_photos(names, ident_seq, person, config.photos_per_identity, config.templates,
+                                      config.image_size)
     return World(
         name="pii-faces",
-        identities=tuple(identities),
+        identities=identities,
         pii=pii,
         background=_background(config, np.random.default_rng(bg_seq)),
         templates=config.templates,
         modality="image",
         card=_card(config),
     )
+
+
+def identity_photos(names, seq: np.random.SeedSequence, person, photos: int, templates, size: int
+                    ) -> tuple[tuple[Identity, ...], Samples]:
+    """Identities and their captioned photos, shared by the embedded worlds.
+
+    ``person(rng) -> (attributes, render(rng) -> image)`` draws one identity's look from its
+    own stream (``seq`` spawns one per name); photo j is captioned with template j (cycled).
+    """
+    identities, images, ids, owners, texts = [], [], [], [], []
+    for i, ((name, locale), child) in enumerate(zip(names, seq.spawn(len(names)))):
+        rng = np.random.default_rng(child)
+        attributes, render = person(rng)
+        ident = Identity(f"id{i:04d}", name, {"locale": locale, **attributes})
+        identities.append(ident)
+        for j in range(photos):
+            images.append(render(rng))
+            ids.append(f"{ident.id}/p{j}")
+            owners.append(ident.id)
+            texts.append(templates[j % len(templates)].format(name=name))
+    stacked = np.stack(images) if images else np.zeros((0, size, size, 3), np.uint8)
+    return tuple(identities), Samples(tuple(ids), tuple(owners), tuple(texts), images=stacked)
 
 
 def _background(config: PiiWorldConfig, rng: np.random.Generator) -> Samples:
