@@ -75,15 +75,16 @@ def train_shadow_task(task: _TrainTask) -> bool:
     return bool(shadow.info.get("trained_now"))
 
 
-def train_on_executor(context: AttackContext, pool: Samples, masks: np.ndarray, seed: int) -> int:
-    """Fan the pool's shadow trainings out over the run's executor (one task per model);
-    returns how many trained now. Without an executor, models train one by one on load."""
+def train_on_executor(context: AttackContext, train_sets: list[Samples], seeds: list[int]) -> int:
+    """Fan shadow trainings out over the run's parallel executor (one task per model); returns
+    how many trained now. Serially (no parallel executor) they train where they are loaded."""
+    from mia_bench.executor import SerialExecutor
+
     executor = getattr(context, "executor", None)
     spec = getattr(context, "target_spec", None)
-    if executor is None or spec is None:
+    if executor is None or isinstance(executor, SerialExecutor) or spec is None or not train_sets:
         return 0
-    tasks = [_TrainTask(spec, pool.subset(np.flatnonzero(masks[i])), model_seed(seed, i), str(context.cache.root))
-             for i in range(masks.shape[0])]
+    tasks = [_TrainTask(spec, samples, seed, str(context.cache.root)) for samples, seed in zip(train_sets, seeds)]
     return sum(executor.map(train_shadow_task, tasks, desc="shadow models" if context.progress else None))
 
 
@@ -91,21 +92,26 @@ def pool_statistics(context: AttackContext, pool: Samples, masks: np.ndarray, se
                     ) -> tuple[np.ndarray, dict]:
     """``(n_models, n_pool, n_views)`` statistics of every pool pair on every shadow model.
 
-    Each model's statistics are a cache entry (keyed by the model, the pool and the statistic),
-    so growing the pool or adding a variant recomputes nothing that exists."""
+    Each model's statistics are a cache entry keyed by what determines the model (the target's
+    recipe, its training set, its seed), the pool and the statistic: a warm pool loads no model,
+    and growing the pool or adding a variant computes only what is new."""
     if context.build_shadow is None:
         raise IncompatibleError("LiRA trains shadow models with the target's recipe, but this target's plugin cannot "
                                 "build shadow models (e.g. a pretrained model).")
     t0 = time.perf_counter()
-    trained = train_on_executor(context, pool, masks, seed)
+    train_sets = [pool.subset(np.flatnonzero(m)) for m in masks]
+    seeds = [model_seed(seed, i) for i in range(len(masks))]
+    pool_fp = pool.fingerprint()
+    keys = [stable_hash({"recipe": context.target_recipe, "train": t.fingerprint(), "seed": s, "pool": pool_fp,
+                         **stat_key, "v": "lira-stats/2"}) for t, s in zip(train_sets, seeds)]
+    missing = [i for i, k in enumerate(keys) if not context.cache.has("lira-stats", k)]
+    trained = train_on_executor(context, [train_sets[i] for i in missing], [seeds[i] for i in missing])
     stats = []
-    for i in range(masks.shape[0]):
-        shadow = context.build_shadow(pool.subset(np.flatnonzero(masks[i])), model_seed(seed, i), context.cache,
-                                      progress=context.progress)
-        trained += int(bool(shadow.info.get("trained_now")))
-        key = stable_hash({"model": shadow.fingerprint, "pool": pool.fingerprint(), **stat_key, "v": "lira-stats/1"})
-
-        def build(work, shadow=shadow):
+    for train, model_seed_i, key in zip(train_sets, seeds, keys):
+        def build(work, train=train, model_seed_i=model_seed_i):
+            nonlocal trained
+            shadow = context.build_shadow(train, model_seed_i, context.cache, progress=context.progress)
+            trained += int(bool(shadow.info.get("trained_now")))
             np.save(work / "stats.npy", stat_fn(shadow, pool))
 
         path = context.cache.get_or_build("lira-stats", key, build)
