@@ -15,10 +15,10 @@ import numpy as np
 IMAGE_OPS = ("crop", "flip", "color", "grayscale")
 
 
-def check_ops(ops: Sequence[str]) -> tuple[str, ...]:
-    bad = [o for o in ops if o not in IMAGE_OPS]
+def check_ops(ops: Sequence[str], valid: Sequence[str] = IMAGE_OPS, kind: str = "augmentation") -> tuple[str, ...]:
+    bad = [o for o in ops if o not in valid]
     if bad:
-        raise ValueError(f"unknown augmentation {bad}; valid: {', '.join(IMAGE_OPS)}")
+        raise ValueError(f"unknown {kind} {bad}; valid: {', '.join(valid)}")
     return tuple(ops)
 
 
@@ -99,10 +99,7 @@ AUDIO_OPS = ("shift", "gain", "noise", "speed")
 
 
 def check_audio_ops(ops: Sequence[str]) -> tuple[str, ...]:
-    bad = [o for o in ops if o not in AUDIO_OPS]
-    if bad:
-        raise ValueError(f"unknown audio augmentation {bad}; valid: {', '.join(AUDIO_OPS)}")
-    return tuple(ops)
+    return check_ops(ops, AUDIO_OPS, "audio augmentation")
 
 
 def augment_audio(audio: np.ndarray, n_views: int, seeds: Sequence[int], ops: Sequence[str] = AUDIO_OPS,
