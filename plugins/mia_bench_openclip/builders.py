@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from mia_bench.cache import stable_hash
 from mia_bench.errors import InvalidOptionsError, MiaBenchError, MissingWeightsError
 from mia_bench.target import BuildRequest, Target, TargetBuilder
+from mia_bench.training import training_bar
 
 from .recipe import AUGMENTATIONS, Recipe, checkpoint_epochs
 
@@ -160,7 +161,7 @@ def train_cached(arch, algorithm, samples, recipe: Recipe, seed, cache, kind, de
         model, tokenizer = create_random_model(arch, seed)
         meta = {"arch": arch, "model_cfg": json.dumps(model_config(arch)), "format": "mia-bench-openclip/1",
                 "algorithm": algorithm}
-        bar = _training_bar(label, recipe.epochs) if label else None
+        bar = training_bar(label, recipe.epochs) if label else None
         facts = TRAINERS[algorithm](model, tokenizer, samples, recipe, seed, work, pick_device(device), meta,
                                     progress=bar)
         return {"training": facts, "recipe": recipe.model_dump(), "algorithm": algorithm}
@@ -181,21 +182,6 @@ def load_trained(path: Path, epoch: int, arch: str, seed: int, name: str, device
     manifest = json.loads((path / "manifest.json").read_text())
     info = {"epoch": epoch, "arch": arch, "training": manifest["meta"].get("training", {}), "checkpoint": str(ckpt)}
     return OpenClipTarget(model, tokenizer, name, pick_device(device), info, fingerprint=f"{path.name}@{epoch}")
-
-
-def _training_bar(label: str, epochs: int):
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=epochs, desc=f"training {label}", unit="epoch", leave=False, dynamic_ncols=True)
-
-    def update(epoch: int, total: int, loss: float) -> None:
-        bar.n = epoch
-        bar.set_postfix(loss=f"{loss:.3f}")
-        bar.refresh()
-        if epoch == total:
-            bar.close()
-
-    return update
 
 
 def trained_builder(arch: str, description: str) -> type[TrainedClipBuilder]:
