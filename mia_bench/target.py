@@ -31,6 +31,19 @@ if TYPE_CHECKING:  # heavy imports stay lazy
 CAPABILITIES = ("text", "image", "audio", "gradients")
 
 
+def weights_fingerprint(model: "torch.nn.Module") -> str:
+    """Content hash of a torch model's weights: equal weights -> equal fingerprint."""
+    import hashlib
+
+    import torch
+
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 class Target(ABC):
     """A loaded contrastive model. Embeddings: ``(N, D) float32``, rows L2-normalised.
 

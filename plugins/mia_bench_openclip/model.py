@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from functools import cached_property
 from typing import Sequence
 
@@ -10,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mia_bench.target import Target
+from mia_bench.target import Target, weights_fingerprint
 
 ENCODE_BATCH = 512
 
@@ -21,13 +20,7 @@ def pick_device(choice: str = "auto") -> torch.device:
     return torch.device(choice)
 
 
-def state_fingerprint(model: torch.nn.Module) -> str:
-    """Content hash of the weights: equal weights -> equal fingerprint."""
-    h = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
+state_fingerprint = weights_fingerprint  # the name this plugin's callers use
 
 
 TOKEN_CACHE_SIZE = 200_000  # strings; about 60 MB of int64 token rows

@@ -1,0 +1,170 @@
+"""ClapTarget: a laion_clap ``CLAP`` model behind the mia-bench Target interface, and its factory."""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from mia_bench.errors import InvalidOptionsError
+from mia_bench.target import Target, weights_fingerprint
+
+from .laion import clap_module
+
+CONFIG_DIR = Path(__file__).parent / "model_configs"
+ENCODE_BATCH = 256
+AUDIO_CAPS = frozenset({"text", "audio", "gradients"})
+TOKEN_CACHE_SIZE = 200_000
+
+
+@lru_cache(maxsize=None)
+def architectures() -> tuple[str, ...]:
+    return tuple(sorted(p.stem for p in CONFIG_DIR.glob("*.json")))
+
+
+def model_config(arch: str) -> dict:
+    if arch not in architectures():
+        raise InvalidOptionsError(f"CLAP architecture {arch!r} is unknown; valid: {', '.join(architectures())}")
+    return json.loads((CONFIG_DIR / f"{arch}.json").read_text())
+
+
+def build_model(cfg: dict, tmodel: str = "transformer"):
+    """A ``CLAP`` from a laion_clap config dict; ``mia_audio_branch`` swaps in a registered smaller tower."""
+    from .audio_branch import AUDIO_BRANCHES
+
+    cm = clap_module()
+    cfg = dict(cfg)
+    branch = cfg.pop("mia_audio_branch", None)
+    cfg["text_cfg"] = {**cfg["text_cfg"], "model_type": tmodel}
+    model = cm.CLAP(**cfg)
+    if branch:
+        kind = branch["kind"]
+        if kind not in AUDIO_BRANCHES:
+            raise InvalidOptionsError(f"audio branch {kind!r} is unknown; valid: {', '.join(AUDIO_BRANCHES)}")
+        model.audio_branch = AUDIO_BRANCHES[kind](model.audio_cfg, branch["widths"], cfg["embed_dim"])
+    return model
+
+
+def create_random_model(arch: str, seed: int):
+    """A randomly initialised CLAP of a registered config, seeded without touching the global RNG."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_model(model_config(arch))
+
+
+class ClapTokenizer:
+    """laion_clap's CLIP BPE tokenizer at the model's context length (shipped in the wheel: no hub).
+
+    Over-long texts keep their end-of-text token, which is where CLAP's text tower reads."""
+
+    def __init__(self, context_length: int):
+        self.context_length = context_length
+
+    def __call__(self, texts: Sequence[str]) -> torch.Tensor:
+        cm = clap_module()
+        tokens = cm.tokenize(list(texts), context_length=self.context_length)
+        cut = tokens[:, -1] != 0
+        tokens[cut, -1] = cm.tokenizer._tokenizer.encoder["<end_of_text>"]
+        return tokens
+
+
+class ClapTarget(Target):
+    modality = "audio"
+    capabilities = AUDIO_CAPS
+
+    def __init__(self, model, name: str, device: torch.device, info: dict | None = None,
+                 fingerprint: str | None = None, tokenizer=None):
+        self.model = model.to(device).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)  # attacks optimise inputs, never weights
+        self.name = name
+        self._device = device
+        self.sample_rate = int(model.audio_cfg.sample_rate)
+        self.clip_samples = int(model.audio_cfg.clip_samples)
+        self.tokenizer = tokenizer or ClapTokenizer(model.context_length)
+        self.is_htsat = model.audio_cfg.model_type == "HTSAT"
+        self.info = dict(info or {})
+        self._fingerprint = fingerprint
+        self._token_cache: dict[str, torch.Tensor] = {}
+
+    @cached_property
+    def fingerprint(self) -> str:  # type: ignore[override]
+        if self._fingerprint:
+            return self._fingerprint
+        return weights_fingerprint(self.model)
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    @property
+    def logit_scale(self) -> float:
+        return float(self.model.logit_scale_a.exp().item())
+
+    def tokens(self, texts: Sequence[str]):
+        """Token ids memoised per string (the BPE tokenizer is pure Python; attacks re-send strings)."""
+        if not isinstance(self.tokenizer, ClapTokenizer):  # a hub tokenizer (RoBERTa): dict of tensors
+            return self.tokenizer(list(texts))
+        missing = list(dict.fromkeys(t for t in texts if t not in self._token_cache))
+        if missing:
+            if len(self._token_cache) > TOKEN_CACHE_SIZE:
+                self._token_cache.clear()
+            self._token_cache.update(zip(missing, self.tokenizer(missing)))
+        return torch.stack([self._token_cache[t] for t in texts])
+
+    def _text(self, texts: Sequence[str]) -> torch.Tensor:
+        tokens = self.tokens(texts)
+        if isinstance(tokens, dict):
+            tokens = {k: v.to(self._device) for k, v in tokens.items()}
+        return F.normalize(self.model.encode_text(tokens, device=self._device), dim=-1)
+
+    @torch.no_grad()
+    def encode_text(self, texts: Sequence[str]) -> np.ndarray:
+        out = [self._text(list(texts[i : i + ENCODE_BATCH])).float().cpu() for i in range(0, len(texts), ENCODE_BATCH)]
+        return torch.cat(out).numpy() if out else np.zeros((0, self.embed_dim), np.float32)
+
+    @torch.no_grad()
+    def encode_audio(self, audio: np.ndarray) -> np.ndarray:
+        out = []
+        for i in range(0, len(audio), ENCODE_BATCH):
+            out.append(self.media_features(self.preprocess_media(audio[i : i + ENCODE_BATCH])).float().cpu())
+        return torch.cat(out).numpy() if out else np.zeros((0, self.embed_dim), np.float32)
+
+    def preprocess_media(self, media: np.ndarray) -> torch.Tensor:
+        """Waveforms at the model's rate, zero-padded or cut to its clip length."""
+        x = torch.as_tensor(np.asarray(media, dtype=np.float32)).to(self._device)
+        return fit_length(x, self.clip_samples)
+
+    def media_features(self, inputs: torch.Tensor) -> torch.Tensor:
+        audio = {"waveform": inputs, "longer": torch.zeros(len(inputs), dtype=torch.bool, device=inputs.device)} \
+            if self.is_htsat else inputs
+        embedding = self.model.encode_audio(audio, device=self._device)["embedding"]
+        return F.normalize(self.model.audio_projection(embedding), dim=-1)
+
+    def media_from_unit(self, x: torch.Tensor) -> torch.Tensor:
+        return fit_length(x, self.clip_samples)  # waveforms in [-1, 1] are the model's input already
+
+    def text_features(self, texts: Sequence[str]) -> torch.Tensor:
+        with torch.no_grad():
+            return self._text(list(texts))
+
+    @property
+    def media_input_shape(self) -> tuple[int, ...]:
+        return (self.clip_samples,)
+
+    @cached_property
+    def embed_dim(self) -> int:
+        return int(self.model.joint_embed_shape)
+
+
+def fit_length(x: torch.Tensor, samples: int) -> torch.Tensor:
+    if x.shape[-1] == samples:
+        return x
+    if x.shape[-1] > samples:
+        return x[..., :samples]
+    return F.pad(x, (0, samples - x.shape[-1]))

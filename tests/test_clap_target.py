@@ -1,0 +1,146 @@
+"""CLAP targets (laion-clap): clean import, training here, caching, gradients, checkpoint loading."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("laion_clap", reason="CLAP targets need the clap extra")
+torch = pytest.importorskip("torch")
+
+from mia_bench.cache import Cache  # noqa: E402
+from mia_bench.data import Samples  # noqa: E402
+from mia_bench.errors import InvalidOptionsError, MissingWeightsError  # noqa: E402
+
+SR = 16000
+KINDS = ("a low hum.", "a high whistle.", "a burst of noise.", "a rising chirp.")
+
+
+def sound_classes(n: int, seed: int = 0) -> Samples:
+    """Four sound classes with their captions: a task a working CLAP learns in a few epochs."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(SR) / SR
+    make = (lambda: np.sin(2 * np.pi * rng.uniform(90, 150) * t),
+            lambda: np.sin(2 * np.pi * rng.uniform(2000, 3000) * t),
+            lambda: 0.3 * rng.standard_normal(SR),
+            lambda: np.sin(2 * np.pi * np.cumsum(np.linspace(rng.uniform(150, 300), 4000, SR)) / SR))
+    rows = [i % 4 for i in range(n)]
+    audio = np.stack([0.5 * make[r]() for r in rows]).astype(np.float32)
+    return Samples(tuple(f"r{i}" for i in range(n)), (None,) * n, tuple(KINDS[r] for r in rows), audio=audio,
+                   sample_rate=SR)
+
+
+def test_import_keeps_users_out_of_laion_clap_traps():
+    """No sys.path pollution, no top-level 'training'/'clap_module', no hub access, real package untouched."""
+    code = ("import sys; before = list(sys.path)\n"
+            "from mia_bench_clap.laion import clap_module; cm = clap_module()\n"
+            "assert sys.path == before, 'sys.path changed'\n"
+            "assert 'training' not in sys.modules and 'clap_module' not in sys.modules, 'top-level modules leaked'\n"
+            "assert 'laion_clap' not in sys.modules, 'stand-in parent left behind'\n"
+            "assert cm.tokenize(['hello world'], context_length=8).shape == (1, 8)\n")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from mia_bench_clap.builders import ClapRecipe, train_cached
+
+    cache = Cache(tmp_path_factory.mktemp("cache"))
+    samples = sound_classes(128)
+    recipe = ClapRecipe(epochs=12, batch_size=32, warmup_steps=4)
+    path, key, was_trained = train_cached("mia-micro-clap", "clip", samples, recipe, 0, cache, "targets", "cpu", None)
+    return {"cache": cache, "samples": samples, "recipe": recipe, "path": path, "key": key, "trained": was_trained}
+
+
+def test_trains_learns_and_caches(trained):
+    from mia_bench_clap.builders import load_trained, train_cached
+
+    assert trained["trained"]
+    assert sorted(p.name for p in trained["path"].glob("epoch_*.pt")) == [f"epoch_{e:03d}.pt" for e in range(1, 13)]
+    target = load_trained(trained["path"], 12, "clap", "cpu")
+    s = trained["samples"]
+    audio, text = target.encode_audio(s.audio), target.encode_text(list(KINDS))
+    np.testing.assert_allclose(np.linalg.norm(audio, axis=1), 1, atol=1e-5)
+    truth = np.array([KINDS.index(t) for t in s.texts])
+    accuracy = ((audio @ text.T).argmax(1) == truth).mean()
+    # chance is 0.25; with 128 clips its SE is 0.04, so 0.5 is over 6 SE above chance
+    assert accuracy > 0.5, accuracy
+    _, key, again = train_cached("mia-micro-clap", "clip", s, trained["recipe"], 0, trained["cache"], "targets", "cpu",
+                                 None)
+    assert key == trained["key"] and not again
+
+
+def test_gradients_reach_the_waveform(trained):
+    from mia_bench_clap.builders import load_trained
+
+    target = load_trained(trained["path"], 12, "clap", "cpu")
+    x = torch.empty(2, SR).uniform_(-0.1, 0.1).requires_grad_(True)
+    emb = target.media_features(target.media_from_unit(x))
+    (emb @ target.text_features(["a low hum.", "a rising chirp."]).T).trace().backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0
+    assert target.media_input_shape == (SR,)
+
+
+def test_checkpoint_trained_here_loads_as_pretrained(trained):
+    from mia_bench.plan import resolve
+    from mia_bench.target import BuildRequest
+
+    from mia_bench_clap.builders import load_trained
+
+    ckpt = trained["path"] / "epoch_012.pt"
+    builder = resolve("target", f"laion_clap:{ckpt}")
+    loaded = builder.build(BuildRequest(split=None, train=None, seed=0, cache=trained["cache"],
+                                        defense=resolve("defense", "none")))
+    ref = load_trained(trained["path"], 12, "clap", "cpu")
+    s = trained["samples"].subset(range(8))
+    np.testing.assert_allclose(loaded.encode_audio(s.audio), ref.encode_audio(s.audio), atol=1e-6)
+    np.testing.assert_allclose(loaded.encode_text(list(s.texts)), ref.encode_text(list(s.texts)), atol=1e-6)
+
+
+@pytest.mark.slow
+def test_laion_format_checkpoint_round_trips(tmp_path):
+    """LAION's own layout (DDP 'module.' prefix, no config inside) with ?amodel=&tmodel=."""
+    from mia_bench_clap.laion import clap_module
+    from mia_bench_clap.pretrained import load_checkpoint
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = clap_module().create_model("PANN-6", "transformer")[0].eval()
+    path = tmp_path / "laion.pt"
+    torch.save({"epoch": 1, "state_dict": {f"module.{k}": v for k, v in model.state_dict().items()}}, path)
+    target = load_checkpoint(path, "laion", "cpu", amodel="PANN-6", tmodel="transformer")
+    with torch.no_grad():
+        expected = torch.nn.functional.normalize(model.encode_text(
+            clap_module().tokenize(["a dog barking"]), device="cpu"), dim=-1)
+    np.testing.assert_allclose(target.encode_text(["a dog barking"]), expected.numpy(), atol=1e-5)
+    assert target.sample_rate == 48000
+
+
+def test_checkpoint_errors_say_what_to_do(tmp_path):
+    from mia_bench_clap.pretrained import load_checkpoint
+
+    with pytest.raises(MissingWeightsError, match="not found"):
+        load_checkpoint(tmp_path / "missing.pt", "x")
+    path = tmp_path / "plain.pt"
+    torch.save({"state_dict": {"module.x": torch.zeros(1)}}, path)
+    with pytest.raises(InvalidOptionsError, match="amodel=HTSAT-tiny"):
+        load_checkpoint(path, "x")
+    from mia_bench.errors import UnknownComponentError
+
+    with pytest.raises(UnknownComponentError, match="PANN-6"):
+        load_checkpoint(path, "x", amodel="no-such-model")
+
+
+def test_bad_options_fail_at_plan_time():
+    from mia_bench.plan import resolve
+
+    with pytest.raises(InvalidOptionsError, match="augment"):
+        resolve("target", "clap-micro?augment=crop").check()
+    with pytest.raises(InvalidOptionsError, match="algorithm"):
+        resolve("target", "clap-micro?algorithm=byol").check()
