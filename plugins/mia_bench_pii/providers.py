@@ -20,6 +20,22 @@ class PiiFacesOptions(SplitConfig):
     world_seed: int = Field(0, description="seed of the world generator (the run seed picks the split)")
 
 
+def check_embedded_split(name: str, o: SplitConfig, per_identity: str) -> None:
+    """An embedded world must hold the split: enough identities, and enough photos (clips) each."""
+    need = 2 * o.n_members + o.n_nonmembers + o.n_population
+    if o.n_identities < need:
+        raise InvalidOptionsError(
+            f"dataset {name!r}: n_identities={o.n_identities} is too small for the split, which needs "
+            f"{need} (2 x n_members + n_nonmembers + n_population). Raise n_identities or lower the others."
+        )
+    have = getattr(o, per_identity)
+    if have < o.train_photos:
+        raise InvalidOptionsError(
+            f"dataset {name!r}: {per_identity}={have} < train_photos={o.train_photos}; {per_identity} must be "
+            f">= train_photos. Raise {per_identity} or lower train_photos."
+        )
+
+
 class PiiFaces(DatasetProvider):
     name = "pii-faces"
     description = ("Embedded synthetic PII world: Faker names (several locales) with procedurally rendered faces, "
@@ -28,17 +44,7 @@ class PiiFaces(DatasetProvider):
     modality = "image"
 
     def check(self) -> None:
-        o = self.options
-        need = 2 * o.n_members + o.n_nonmembers + o.n_population
-        if o.n_identities < need:
-            raise InvalidOptionsError(
-                f"dataset {self.name!r}: n_identities={o.n_identities} is too small for the split, which needs "
-                f"{need} (2 x n_members + n_nonmembers + n_population). Raise n_identities or lower the others."
-            )
-        if o.photos_per_identity < o.train_photos:
-            raise InvalidOptionsError(
-                f"dataset {self.name!r}: photos_per_identity={o.photos_per_identity} < train_photos={o.train_photos}."
-            )
+        check_embedded_split(self.name, self.options, "photos_per_identity")
 
     def world_key(self) -> dict:
         from .world import GENERATOR_VERSION
@@ -72,6 +78,41 @@ class PiiAvatars(PiiFaces):
         return build_avatar_world(AvatarWorldConfig(
             n_identities=o.n_identities, photos_per_identity=o.photos_per_identity,
             n_background=o.n_background, image_size=o.image_size, seed=o.world_seed,
+        ))
+
+
+class PiiVoicesOptions(SplitConfig):
+    n_identities: int = Field(400, ge=8, description="identities in the world (members + non-members + population + null fillers)")
+    clips_per_identity: int = Field(8, ge=1, description="voice clips synthesised per identity")
+    n_background: int = Field(2000, ge=0, description="non-PII background audio-caption pairs (sound events)")
+    sample_rate: int = Field(16000, ge=8000, le=48000, description="sample rate of every clip in Hz")
+    clip_seconds: float = Field(1.0, ge=0.25, le=10.0, description="length of every clip in seconds")
+    world_seed: int = Field(0, description="seed of the world generator (the run seed picks the split)")
+
+
+class PiiVoices(DatasetProvider):
+    name = "pii-voices"
+    description = ("Embedded synthetic PII audio world: the Faker names of pii-faces with synthesised voices "
+                   "(pitch, vocal tract, timbre, breathiness, rate), captioned clips, plus captioned synthetic "
+                   "sound events. Offline, deterministic.")
+    Options = PiiVoicesOptions
+    modality = "audio"
+
+    def check(self) -> None:
+        check_embedded_split(self.name, self.options, "clips_per_identity")
+
+    def world_key(self) -> dict:
+        from .voices import GENERATOR_VERSION
+
+        return {**super().world_key(), "generator": GENERATOR_VERSION}
+
+    def build_world(self):
+        from .voices import VoiceWorldConfig, build_voice_world
+
+        o = self.options
+        return build_voice_world(VoiceWorldConfig(
+            n_identities=o.n_identities, clips_per_identity=o.clips_per_identity, n_background=o.n_background,
+            sample_rate=o.sample_rate, clip_seconds=o.clip_seconds, seed=o.world_seed,
         ))
 
 

@@ -63,24 +63,33 @@ def build_pii_world(config: PiiWorldConfig) -> World:
 
 def identity_photos(names, seq: np.random.SeedSequence, person, photos: int, templates, size: int
                     ) -> tuple[tuple[Identity, ...], Samples]:
-    """Identities and their captioned photos, shared by the embedded worlds.
+    """Identities and their captioned ``size`` x ``size`` photos (see :func:`identity_media`)."""
+    identities, images, columns = identity_media(names, seq, person, photos, templates)
+    stacked = np.stack(images) if images else np.zeros((0, size, size, 3), np.uint8)
+    return identities, Samples(*columns, images=stacked)
 
-    ``person(rng) -> (attributes, render(rng) -> image)`` draws one identity's look from its
-    own stream (``seq`` spawns one per name); photo j is captioned with template j (cycled).
+
+def identity_media(names, seq: np.random.SeedSequence, person, per_identity: int, templates, tag: str = "p"
+                   ) -> tuple[tuple[Identity, ...], list[np.ndarray], tuple[tuple, tuple, tuple]]:
+    """Identities, their rendered photos or clips, and the (ids, owners, captions) columns,
+    shared by the embedded worlds.
+
+    ``person(rng) -> (attributes, render(rng) -> medium)`` draws one identity from its own
+    stream (``seq`` spawns one per name); medium j is ``{id}/{tag}{j}``, captioned with
+    template j (cycled).
     """
-    identities, images, ids, owners, texts = [], [], [], [], []
+    identities, media, ids, owners, texts = [], [], [], [], []
     for i, ((name, locale), child) in enumerate(zip(names, seq.spawn(len(names)))):
         rng = np.random.default_rng(child)
         attributes, render = person(rng)
         ident = Identity(f"id{i:04d}", name, {"locale": locale, **attributes})
         identities.append(ident)
-        for j in range(photos):
-            images.append(render(rng))
-            ids.append(f"{ident.id}/p{j}")
+        for j in range(per_identity):
+            media.append(render(rng))
+            ids.append(f"{ident.id}/{tag}{j}")
             owners.append(ident.id)
             texts.append(templates[j % len(templates)].format(name=name))
-    stacked = np.stack(images) if images else np.zeros((0, size, size, 3), np.uint8)
-    return tuple(identities), Samples(tuple(ids), tuple(owners), tuple(texts), images=stacked)
+    return tuple(identities), media, (tuple(ids), tuple(owners), tuple(texts))
 
 
 def _background(config: PiiWorldConfig, rng: np.random.Generator) -> Samples:
