@@ -26,7 +26,7 @@ from mia_bench.cache import stable_hash
 from mia_bench.data import Challenge
 
 from .decision import DETECTORS, decide
-from .inversion import invert, similarity_variability
+from .inversion import invert, resolve_space, similarity_variability
 from .reference import ALPHABETS, gibberish, gibberish_names
 
 FEATURES = ("S", "D", "S_max", "S_gain", "S_early")
@@ -36,7 +36,8 @@ class UMIDOptions(BaseModel):
     k: int = Field(8, ge=2, le=512, description="independent inversion restarts per query")
     steps: int = Field(100, ge=1, le=5000, description="Adam steps per inversion")
     lr: float = Field(0.05, gt=0, description="Adam learning rate")
-    space: str = Field("pixel", description="inversion space: pixel, lowres:R, waveform (audio)")
+    space: str = Field("pixel", description="inversion space: pixel (the raw input: the waveform on audio targets), "
+                                            "lowres:R, waveform")
     reference: str = Field("gibberish", description="gibberish (paper), gibberish-names, or population-names")
     n_reference: int = Field(100, ge=10, description="reference queries")
     gibberish_length: int = Field(10, ge=1, description="characters per gibberish string")
@@ -79,8 +80,9 @@ class UMID(Attack):
     def features(self, target, texts: list[str], context: AttackContext, stream: str) -> dict[str, np.ndarray]:
         """Inversion features of ``texts``, cached by (target, texts, inversion options, seed)."""
         o = self.options
+        space = resolve_space(o.space, target.modality)
         key = stable_hash({"target": target.fingerprint, "texts": texts, "k": o.k, "steps": o.steps, "lr": o.lr,
-                           "space": o.space, "seed": context.seed, "stream": stream, "v": self.version})
+                           "space": space, "seed": context.seed, "stream": stream, "v": self.version})
         path = context.cache.entry("umid-features", key) / "features.npz"
         if path.exists():
             try:
@@ -93,7 +95,7 @@ class UMID(Attack):
         seeds = [int(stable_hash([context.seed, t], 8), 16) for t in texts]
         t0 = time.perf_counter()
         text_emb = target.encode_text(texts)
-        result = invert(target, text_emb, o.k, o.steps, o.lr, o.space, seeds, chunk=o.chunk)
+        result = invert(target, text_emb, o.k, o.steps, o.lr, space, seeds, chunk=o.chunk)
         feats = similarity_variability(result, text_emb)
         feats["forward_backward"] = np.array(result.forward_backward)
         feats["seconds"] = np.array(time.perf_counter() - t0)  # the audit cost, also when read from cache

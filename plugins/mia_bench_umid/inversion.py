@@ -32,6 +32,18 @@ class InversionResult:
     forward_backward: int
 
 
+def resolve_space(space: str, modality: str) -> str:
+    """The default ``pixel`` means "the raw input": on audio targets that is the waveform."""
+    if modality == "audio":
+        if space in ("pixel", "waveform"):
+            return "waveform"
+        raise ValueError(f"inversion space {space!r} parametrises images; audio targets invert the waveform "
+                         "(space=waveform, the default on audio)")
+    if space == "waveform":
+        raise ValueError("inversion space 'waveform' is for audio targets; this target is image-text: use pixel or lowres:R")
+    return space
+
+
 def _param_shape(space: str, input_shape: tuple[int, ...]) -> tuple[int, ...]:
     if space == "pixel" or space == "waveform":
         return tuple(input_shape)
