@@ -39,7 +39,7 @@ def main() -> None:
     target = runner.target(cell)
     texts = list(runner.split(cell).identities.samples.texts[: args.queries])
     text_emb = target.encode_text(texts)
-    shape = _param_shape("pixel", target.media_input_shape)
+    shape = _param_shape("pixel", target)
     init = np.random.default_rng(0).standard_normal((len(texts) * args.k, *shape), dtype=np.float32)
     goal = np.repeat(text_emb, args.k, axis=0)
 

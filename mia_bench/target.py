@@ -106,6 +106,12 @@ class Target(ABC):
         raise MiaBenchError(f"Target {self.name!r} has no gradient path.")
 
     @property
+    def unit_shape(self) -> tuple[int, ...]:
+        """Shape of one sample in the natural range that ``media_from_unit`` takes (pixels
+        ``(3, H, W)``, a waveform ``(T,)``); the model input's shape unless they differ."""
+        return self.media_input_shape
+
+    @property
     def logit_scale(self) -> float:
         return 100.0
 
@@ -222,6 +228,10 @@ class MeteredTarget(Target):
     @property
     def media_input_shape(self):
         return self._inner.media_input_shape
+
+    @property
+    def unit_shape(self):
+        return self._inner.unit_shape
 
     @property
     def logit_scale(self) -> float:

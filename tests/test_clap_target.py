@@ -84,7 +84,14 @@ def test_gradients_reach_the_waveform(trained):
     emb = target.media_features(target.media_from_unit(x))
     (emb @ target.text_features(["a low hum.", "a rising chirp."]).T).trace().backward()
     assert x.grad is not None and float(x.grad.abs().sum()) > 0
-    assert target.media_input_shape == (SR,)
+    assert target.unit_shape == (SR,)
+    # the model input is a standardised log-mel latent (frames x 32 mels) that attacks may optimise
+    assert target.media_input_shape[0] == 1 and target.media_input_shape[2] == 32
+    z = target.preprocess_media(trained["samples"].audio[:2]).requires_grad_(True)
+    target.media_features(z).sum().backward()
+    assert float(z.grad.abs().sum()) > 0
+    np.testing.assert_allclose(target.media_features(z).detach().numpy(),
+                               target.encode_audio(trained["samples"].audio[:2]), atol=1e-6)
 
 
 def test_checkpoint_trained_here_loads_as_pretrained(trained):

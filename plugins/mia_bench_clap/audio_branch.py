@@ -43,7 +43,14 @@ class MicroPann(nn.Module):
         pann.init_layer(self.fc1)
 
     def forward(self, waveform: torch.Tensor, mixup_lambda=None, device=None) -> dict:
-        x = self.logmel_extractor(self.spectrogram_extractor(waveform))  # (N, 1, frames, mels)
+        return self.from_logmel(self.logmel(waveform))
+
+    def logmel(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``(N, T)`` waveform -> ``(N, 1, frames, mels)`` log-mel spectrogram in dB (differentiable)."""
+        return self.logmel_extractor(self.spectrogram_extractor(waveform))
+
+    def from_logmel(self, x: torch.Tensor) -> dict:
+        """The tower after its front end: inversion attacks may optimise this spectrogram latent."""
         x = self.bn0(x.transpose(1, 3)).transpose(1, 3)
         if self.training:
             x = self.spec_augmenter(x)

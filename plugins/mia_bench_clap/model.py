@@ -20,6 +20,9 @@ CONFIG_DIR = Path(__file__).parent / "model_configs"
 ENCODE_BATCH = 256
 AUDIO_CAPS = frozenset({"text", "audio", "gradients"})
 TOKEN_CACHE_SIZE = 200_000
+# Model inputs of towers with a spectrogram latent are log-mels standardised by fixed constants
+# (as CLIP normalises pixels): about the level and spread of speech at -20 dBFS, in dB.
+LOGMEL_MEAN, LOGMEL_STD = -30.0, 20.0
 
 
 @lru_cache(maxsize=None)
@@ -88,6 +91,9 @@ class ClapTarget(Target):
         self.clip_samples = int(model.audio_cfg.clip_samples)
         self.tokenizer = tokenizer or ClapTokenizer(model.context_length)
         self.is_htsat = model.audio_cfg.model_type == "HTSAT"
+        # Towers that expose their front end take a standardised log-mel as the model input, so
+        # gradient attacks can optimise the spectrogram latent; others take the waveform.
+        self.spectrogram_input = hasattr(model.audio_branch, "from_logmel")
         self.info = dict(info or {})
         self._fingerprint = fingerprint
         self._token_cache: dict[str, torch.Tensor] = {}
@@ -136,25 +142,39 @@ class ClapTarget(Target):
         return torch.cat(out).numpy() if out else np.zeros((0, self.embed_dim), np.float32)
 
     def preprocess_media(self, media: np.ndarray) -> torch.Tensor:
-        """Waveforms at the model's rate, zero-padded or cut to its clip length."""
-        x = torch.as_tensor(np.asarray(media, dtype=np.float32)).to(self._device)
-        return fit_length(x, self.clip_samples)
+        """Waveforms at the model's rate (zero-padded or cut to its clip length) -> model inputs."""
+        with torch.no_grad():
+            return self.media_from_unit(torch.as_tensor(np.asarray(media, dtype=np.float32)).to(self._device))
 
     def media_features(self, inputs: torch.Tensor) -> torch.Tensor:
-        audio = {"waveform": inputs, "longer": torch.zeros(len(inputs), dtype=torch.bool, device=inputs.device)} \
-            if self.is_htsat else inputs
-        embedding = self.model.encode_audio(audio, device=self._device)["embedding"]
+        if self.spectrogram_input:
+            embedding = self.model.audio_branch.from_logmel(inputs * LOGMEL_STD + LOGMEL_MEAN)["embedding"]
+        else:
+            audio = {"waveform": inputs, "longer": torch.zeros(len(inputs), dtype=torch.bool, device=inputs.device)} \
+                if self.is_htsat else inputs
+            embedding = self.model.encode_audio(audio, device=self._device)["embedding"]
         return F.normalize(self.model.audio_projection(embedding), dim=-1)
 
     def media_from_unit(self, x: torch.Tensor) -> torch.Tensor:
-        return fit_length(x, self.clip_samples)  # waveforms in [-1, 1] are the model's input already
+        """Waveforms in [-1, 1] -> model inputs, differentiably (through the STFT front end)."""
+        x = fit_length(x, self.clip_samples)
+        if self.spectrogram_input:
+            return (self.model.audio_branch.logmel(x) - LOGMEL_MEAN) / LOGMEL_STD
+        return x
 
     def text_features(self, texts: Sequence[str]) -> torch.Tensor:
         with torch.no_grad():
             return self._text(list(texts))
 
+    @cached_property
+    def media_input_shape(self) -> tuple[int, ...]:  # type: ignore[override]
+        if not self.spectrogram_input:
+            return (self.clip_samples,)
+        with torch.no_grad():
+            return tuple(self.media_from_unit(torch.zeros(1, self.clip_samples, device=self._device)).shape[1:])
+
     @property
-    def media_input_shape(self) -> tuple[int, ...]:
+    def unit_shape(self) -> tuple[int, ...]:
         return (self.clip_samples,)
 
     @cached_property

@@ -36,8 +36,8 @@ class UMIDOptions(BaseModel):
     k: int = Field(8, ge=2, le=512, description="independent inversion restarts per query")
     steps: int = Field(100, ge=1, le=5000, description="Adam steps per inversion")
     lr: float = Field(0.05, gt=0, description="Adam learning rate")
-    space: str = Field("pixel", description="inversion space: pixel (the raw input: the waveform on audio targets), "
-                                            "lowres:R, waveform")
+    space: str = Field("pixel", description="inversion space: pixel (on audio targets: input), lowres:R, waveform, "
+                                            "input (the model input: a log-mel latent on CLAP)")
     reference: str = Field("gibberish", description="gibberish (paper), gibberish-names, or population-names")
     n_reference: int = Field(100, ge=10, description="reference queries")
     gibberish_length: int = Field(10, ge=1, description="characters per gibberish string")

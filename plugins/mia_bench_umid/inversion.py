@@ -11,7 +11,10 @@ Inversion spaces (``space``):
   needs nothing of the target but its gradient path, and works for any image tower);
 - ``lowres:R``: an R x R image upsampled bilinearly, a low-dimensional parametrisation
   that cannot align arbitrary text by adversarial high-frequency patterns;
-- ``waveform``: audio samples through tanh (CLAP targets).
+- ``waveform``: audio samples through tanh (CLAP targets);
+- ``input``: the model input itself, unconstrained (standardised pixels; for CLAP towers
+  with a spectrogram latent, the standardised log-mel: the default on audio, because
+  waveform inversion through the STFT front end barely moves the embedding).
 Restarts are independent: each row gets its own fresh Gaussian initialisation.
 """
 
@@ -33,24 +36,31 @@ class InversionResult:
 
 
 def resolve_space(space: str, modality: str) -> str:
-    """The default ``pixel`` means "the raw input": on audio targets that is the waveform."""
+    """The default ``pixel`` means "the target's natural parametrisation": on audio targets
+    that is the model input (the spectrogram latent of towers that expose one)."""
     if modality == "audio":
-        if space in ("pixel", "waveform"):
-            return "waveform"
-        raise ValueError(f"inversion space {space!r} parametrises images; audio targets invert the waveform "
-                         "(space=waveform, the default on audio)")
+        if space == "pixel":
+            return "input"
+        if space in ("input", "waveform"):
+            return space
+        raise ValueError(f"inversion space {space!r} parametrises images; audio targets invert their model input "
+                         "(space=input, the default on audio: a log-mel latent where the tower has one) or the "
+                         "waveform (space=waveform)")
     if space == "waveform":
-        raise ValueError("inversion space 'waveform' is for audio targets; this target is image-text: use pixel or lowres:R")
+        raise ValueError("inversion space 'waveform' is for audio targets; this target is image-text: use pixel, "
+                         "lowres:R or input")
     return space
 
 
-def _param_shape(space: str, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+def _param_shape(space: str, target) -> tuple[int, ...]:
+    if space == "input":
+        return tuple(target.media_input_shape)
     if space == "pixel" or space == "waveform":
-        return tuple(input_shape)
+        return tuple(target.unit_shape)
     if space.startswith("lowres:"):
         r = int(space.split(":")[1])
-        return (input_shape[0], r, r)
-    raise ValueError(f"unknown inversion space {space!r}; valid: pixel, lowres:R (e.g. lowres:8), waveform")
+        return (target.unit_shape[0], r, r)
+    raise ValueError(f"unknown inversion space {space!r}; valid: pixel, lowres:R (e.g. lowres:8), waveform, input")
 
 
 def _to_unit(z, space: str, input_shape: tuple[int, ...]):
@@ -64,6 +74,14 @@ def _to_unit(z, space: str, input_shape: tuple[int, ...]):
     return x
 
 
+def _to_input(z, space: str, target):
+    """Parameters -> model inputs: ``input`` optimises them directly, other spaces map through
+    valid media (sigmoid pixels, tanh waveforms) and the target's own preprocessing."""
+    if space == "input":
+        return z
+    return target.media_from_unit(_to_unit(z, space, target.unit_shape))
+
+
 def invert(target, text_emb: np.ndarray, k: int, steps: int, lr: float, space: str,
            query_seeds: list[int], chunk: int = 1024, init_scale: float = 1.0) -> InversionResult:
     """Invert M text embeddings (M, D) with K restarts each; see the module docstring.
@@ -74,7 +92,7 @@ def invert(target, text_emb: np.ndarray, k: int, steps: int, lr: float, space: s
     import torch
 
     m, d = text_emb.shape
-    shape = _param_shape(space, target.media_input_shape)
+    shape = _param_shape(space, target)
     init = np.concatenate([np.random.default_rng(s).standard_normal((k, *shape), dtype=np.float32)
                            for s in query_seeds]) * init_scale  # a fresh start per restart
     goal = np.repeat(text_emb, k, axis=0)
@@ -99,14 +117,14 @@ def optimise(target, init: np.ndarray, goal: np.ndarray, steps: int, lr: float, 
         opt = torch.optim.Adam([z], lr=lr)
         goal_t = goal_all[a:b]
         for step in range(steps):
-            emb = target.media_features(target.media_from_unit(_to_unit(z, space, target.media_input_shape)))
+            emb = target.media_features(_to_input(z, space, target))
             cos = (emb * goal_t).sum(-1)
             opt.zero_grad(set_to_none=True)
             (-cos.sum()).backward()
             opt.step()
             traj[a:b, step] = cos.detach().cpu().numpy()
         with torch.no_grad():
-            final = target.media_features(target.media_from_unit(_to_unit(z, space, target.media_input_shape)))
+            final = target.media_features(_to_input(z, space, target))
         emb_out[a:b] = final.cpu().numpy()
     return emb_out, traj
 
