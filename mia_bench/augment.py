@@ -145,3 +145,21 @@ def augment_audio(audio: np.ndarray, n_views: int, seeds: Sequence[int], ops: Se
         sigma = np.sqrt(power / 10 ** (p[:, 2:3] / 10)).astype(np.float32)
         x = x + sigma * np.concatenate(noise)
     return np.clip(x, -1, 1).reshape(n, n_views, t)
+
+
+def default_ops(modality: str) -> tuple[str, ...]:
+    """The augmentations an attack uses when it names none: the modality's full list."""
+    return IMAGE_OPS if modality == "image" else AUDIO_OPS
+
+
+def check_view_ops(ops: Sequence[str], modality: str) -> tuple[str, ...]:
+    return check_ops(ops) if modality == "image" else check_audio_ops(ops)
+
+
+def make_views(media: np.ndarray, n_views: int, seeds: Sequence[int], ops: Sequence[str], modality: str) -> np.ndarray:
+    """``(N, ...) -> (N, n_views, ...)`` augmented views of images or audio clips."""
+    if modality == "image":
+        return augment_images(media, n_views, seeds, ops)
+    if modality == "audio":
+        return augment_audio(media, n_views, seeds, ops)
+    raise ValueError(f"augmented views need images or audio; got modality {modality!r}")

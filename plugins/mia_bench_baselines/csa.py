@@ -11,7 +11,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from mia_bench.attack import Attack, AttackContext, AttackOutput
-from mia_bench.augment import IMAGE_OPS, augment_images, check_ops, row_seeds
+from mia_bench.augment import AUDIO_OPS, IMAGE_OPS, check_view_ops, default_ops, make_views, row_seeds
 from mia_bench.data import Challenge
 
 
@@ -51,8 +51,9 @@ class CSA(Attack):
 
 
 class CSAAugOptions(BaseModel):
-    n_views: int = Field(8, ge=1, le=256, description="augmented views per image")
-    ops: list[str] = Field(list(IMAGE_OPS), description=f"augmentations, from {', '.join(IMAGE_OPS)}")
+    n_views: int = Field(8, ge=1, le=256, description="augmented views per image or clip")
+    ops: list[str] | None = Field(None, description=f"augmentations (default: all of the modality's): images "
+                                                    f"{', '.join(IMAGE_OPS)}; audio {', '.join(AUDIO_OPS)}")
     aggregate: str = Field("mean", description="mean: mean cos over original+views; drop: cos(original) - mean cos(views)")
 
 
@@ -65,15 +66,15 @@ class CSAAug(Attack):
 
     def run(self, target, challenge: Challenge, context: AttackContext) -> AttackOutput:
         opts = self.options
-        check_ops(opts.ops)
+        ops = tuple(opts.ops) if opts.ops is not None else default_ops(context.modality)
+        check_view_ops(ops, context.modality)
         if opts.aggregate not in ("mean", "drop"):
             raise ValueError(f"csa-aug: aggregate={opts.aggregate!r} is not valid; valid: mean, drop")
-        if context.modality != "image":
-            raise ValueError("csa-aug augments images; use it on image-text targets")
         s = challenge.samples
         n = len(s)
-        views = augment_images(s.images, opts.n_views, row_seeds(s.ids, context.seed), tuple(opts.ops))
-        batch = np.concatenate([s.images[:, None], views], axis=1).reshape(-1, *s.images.shape[1:])
+        media = _media(s, context.modality)
+        views = make_views(media, opts.n_views, row_seeds(s.ids, context.seed), ops, context.modality)
+        batch = np.concatenate([media[:, None], views], axis=1).reshape(-1, *media.shape[1:])
         emb = target.encode_media(batch).reshape(n, opts.n_views + 1, -1)  # one batched pass
         cos = np.einsum("nvd,nd->nv", emb, target.encode_text(s.texts))
         if opts.aggregate == "mean":

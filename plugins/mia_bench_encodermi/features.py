@@ -12,27 +12,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from mia_bench.augment import AUDIO_OPS, IMAGE_OPS, augment_audio, augment_images, check_audio_ops, check_ops
+from mia_bench.augment import check_view_ops, default_ops, make_views  # noqa: F401 (re-exported for the attacks)
 
 SIMILARITIES = ("cosine", "pearson")
 CHUNK_ROWS = 128  # rows whose views are encoded per call: bounds memory, keeps batches large
-
-
-def default_ops(modality: str) -> tuple[str, ...]:
-    return IMAGE_OPS if modality == "image" else AUDIO_OPS
-
-
-def check_view_ops(ops: Sequence[str], modality: str) -> tuple[str, ...]:
-    return check_ops(ops) if modality == "image" else check_audio_ops(ops)
-
-
-def make_views(media: np.ndarray, n_views: int, seeds: Sequence[int], ops: Sequence[str], modality: str) -> np.ndarray:
-    """``(N, ...) -> (N, n_views, ...)`` augmented views (images or audio clips)."""
-    if modality == "image":
-        return augment_images(media, n_views, seeds, ops)
-    if modality == "audio":
-        return augment_audio(media, n_views, seeds, ops)
-    raise ValueError(f"EncoderMI augments images or audio; got modality {modality!r}")
 
 
 def view_embeddings(encode: Callable[[np.ndarray], np.ndarray], media: np.ndarray, n_views: int,

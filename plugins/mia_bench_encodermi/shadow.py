@@ -54,7 +54,9 @@ def shadow_pool(context: AttackContext, know_data: bool, alt_data: str) -> tuple
 
     world = resolve("dataset", alt_data).load_world(context.cache)
     if world.modality != context.modality:
-        raise IncompatibleError(f"alt_data={alt_data!r} is {world.modality} data, but the target is {context.modality}")
+        raise IncompatibleError(f"alt_data={alt_data!r} is {world.modality} data, but the target is {context.modality}: "
+                                f"set alt_data to a {context.modality} dataset of another distribution (mia-bench ships "
+                                "one second distribution, pii-avatars, for images only)")
     # Same amounts as the attacker's own-distribution data, so only the distribution differs.
     rng = np.random.default_rng([context.seed, 0xA17])
     n_ident = len(set(aux.population.identities))
