@@ -14,6 +14,8 @@ from .builders import PretrainedClapBuilder, trained_builder
 ARCHITECTURES = {
     "mia-micro-clap": "Micro CLAP trained here (laion_clap CLAP): micro PANN audio tower (16 kHz, 1 s, 32 mels, "
                       "convs 16/32/64), text transformer 64 x 2; about 500 pairs/s on 2 CPU cores.",
+    "mia-micro-deep-clap": "Micro CLAP trained here, a second architecture of the same size (EncoderMI's "
+                           "'architecture unknown' shadows): micro PANN with convs 8/16/32/64, text transformer 64 x 3.",
     "mia-pann6-clap": "Small CLAP trained here: laion_clap's PANN Cnn6 audio tower (16 kHz, 1 s, 64 mels), text "
                       "transformer 128 x 2; about 33 pairs/s on 2 CPU cores (GPU-sized).",
 }
