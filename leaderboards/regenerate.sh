@@ -14,5 +14,6 @@ mia-bench privacy-utility --out leaderboards/defenses-quick
 mia-bench encodermi-table --rerun --no-progress
 mia-bench run --suite lira-quick --out leaderboards/lira --rerun --no-progress
 mia-bench lira-loo --n-shadows 16 --no-progress
+mia-bench run --suite quick-audio --out leaderboards/quick-audio --rerun --no-progress
 python benchmarks/umid_batching.py
 python benchmarks/throughput.py --threads 1
