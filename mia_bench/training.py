@@ -14,9 +14,12 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, ClassVar
 
 from pydantic import BaseModel, Field
+
+from .errors import IncompatibleError, InvalidOptionsError
+from .target import BuildRequest, Target, TargetBuilder
 
 
 class TrainingRecipe(BaseModel):
@@ -139,3 +142,101 @@ def training_bar(label: str, epochs: int) -> Callable[[int, int, float], None]:
             bar.close()
 
     return update
+
+
+class TrainedTargetBuilder(TargetBuilder):
+    """Base of builders whose targets are trained here, on the split's training pairs.
+
+    It holds the flow every such plugin shares: options checks, the recorded recipe,
+    training through the cache (a hit trains nothing), the epoch a defense releases, and
+    shadow models (this recipe on other data, last epoch only). A plugin sets the class
+    attributes and implements the four hooks below; see the CLIP and CLAP plugins.
+    """
+
+    arch: ClassVar[str]
+    trains_on_split = True
+    Recipe: ClassVar[type[TrainingRecipe]]  # the plugin's recipe; its fields key the cache
+    algorithms: ClassVar[dict[str, str]]  # option value -> the name recorded with results
+    augmentations: ClassVar[tuple[str, ...]]
+    media: ClassVar[str]  # "image" or "audio": what the split must hold
+    media_capabilities: ClassVar[frozenset[str]]
+    NOT_RECIPE: ClassVar[set[str]] = {"device", "algorithm"}  # options, not recipe fields
+
+    # --- the plugin's hooks -------------------------------------------------------
+    def architectures(self) -> tuple[str, ...]:
+        """Architectures this plugin can train (shadow models may use any of them)."""
+        raise NotImplementedError
+
+    def model_config(self, arch: str) -> dict:
+        raise NotImplementedError
+
+    def train_cached(self, arch: str, algorithm: str, samples, recipe: TrainingRecipe, seed: int, cache, kind: str,
+                     label: str | None) -> tuple[Path, str, bool]:
+        """Train (or fetch) a model; (cache entry path, key, whether it trained now)."""
+        raise NotImplementedError
+
+    def load(self, path: Path, epoch: int, arch: str, seed: int, name: str) -> Target:
+        raise NotImplementedError
+
+    def check_data(self, samples) -> None:
+        """Raise when the training pairs cannot train this model (e.g. a wrong sample rate)."""
+
+    # --- shared flow ----------------------------------------------------------------
+    def capabilities(self, modality: str) -> frozenset[str]:
+        # other algorithms train the media tower only: the text tower keeps its random init
+        caps = self.media_capabilities
+        return caps if self.options.algorithm == "clip" else caps - {"text"}
+
+    def check(self) -> None:
+        for option, valid in (("algorithm", self.algorithms), ("augment", self.augmentations)):
+            value = getattr(self.options, option)
+            if value not in valid:
+                raise InvalidOptionsError(f"target {self.name!r}: {option}={value!r} is not valid; "
+                                          f"valid: {', '.join(valid)}")
+
+    def recipe(self) -> dict:
+        return {"name": self.name, "arch": self.arch, "model_cfg": self.model_config(self.arch),
+                "recipe": self.options.model_dump(exclude=self.NOT_RECIPE),
+                "algorithm": self.algorithms[self.options.algorithm]}
+
+    def build(self, request: BuildRequest) -> Target:
+        if request.train is None or getattr(request.train, "images" if self.media == "image" else "audio") is None:
+            raise IncompatibleError(f"target {self.name!r} trains on {self.media}-text pairs, but the split has no "
+                                    f"{self.media}; use a dataset with {self.media}")
+        self.check_data(request.train)
+        recipe = self.Recipe(**request.defense.apply_recipe(self.options.model_dump(exclude=self.NOT_RECIPE)))
+        label = self.name + (" (null)" if request.control == "null" else "")
+        path, key, _ = self.train_cached(self.arch, self.options.algorithm, request.train, recipe, request.seed,
+                                         request.cache, "targets", label if request.progress else None)
+        epoch = request.defense.release_epoch(recipe.epochs) or recipe.epochs
+        available = checkpoint_epochs(recipe)
+        if epoch not in available:
+            raise InvalidOptionsError(
+                f"defense {request.defense.name!r} asks for epoch {epoch}, but target {self.name!r} keeps "
+                f"checkpoints at epochs {available}. Pick one of those or set checkpoint_every.")
+        target = self.load(path, epoch, self.arch, request.seed, f"{self.name}@{epoch}")
+        target.info.update({"cache_key": key, "control": request.control, "checkpoint_epochs": available,
+                            "algorithm": self.options.algorithm})
+        target.capabilities = self.capabilities(self.media)
+        return target
+
+    def shadow_architectures(self) -> tuple[str, ...]:
+        return self.architectures()
+
+    def build_shadow(self, samples, seed: int, cache, *, arch: str | None = None, algorithm: str = "clip",
+                     recipe: dict | None = None, progress: bool = False) -> Target:
+        """A shadow model: this target's recipe (or ``recipe`` overrides), ``arch`` and ``algorithm``,
+        trained on ``samples`` and cached by content hash like targets."""
+        arch = arch or self.arch
+        if arch not in self.architectures():
+            raise InvalidOptionsError(f"shadow arch {arch!r} is unknown; valid: {', '.join(self.architectures())}")
+        full = self.Recipe(**{**self.options.model_dump(exclude=self.NOT_RECIPE), **(recipe or {})})
+        # A shadow is only ever used at its last epoch: per-epoch checkpoints would cost GBs per pool.
+        full = full.model_copy(update={"checkpoint_every": full.epochs})
+        path, key, trained = self.train_cached(arch, algorithm, samples, full, seed, cache, "shadows",
+                                               f"shadow {arch}/{algorithm}" if progress else None)
+        target = self.load(path, full.epochs, arch, seed, f"shadow:{arch}/{algorithm}")
+        target.info.update({"cache_key": key, "trained_now": trained, "algorithm": algorithm})
+        if algorithm != "clip":
+            target.capabilities = self.media_capabilities - {"text"}
+        return target

@@ -5,33 +5,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import ClassVar
-
 from pydantic import BaseModel, Field
 
 from mia_bench.cache import stable_hash
 from mia_bench.errors import IncompatibleError, InvalidOptionsError, MiaBenchError, MissingWeightsError
 from mia_bench.target import BuildRequest, Target, TargetBuilder
-from mia_bench.training import TrainingRecipe, checkpoint_epochs, training_bar
+from mia_bench.training import TrainedTargetBuilder, training_bar
+
+from .recipe import AUGMENTATIONS, ClapRecipe
 
 AUDIO_CAPS = frozenset({"text", "audio", "gradients"})
-ALGORITHM_NAMES = {"clip": "clap-contrastive", "simclr": "simclr-audio"}
-NOT_RECIPE = {"device", "algorithm"}
-
-
-class ClapRecipe(TrainingRecipe):
-    """The harness's recipe with CLAP defaults: smaller batches and more epochs, so the micro CLAP
-    learns the embedded world's few hundred pairs (30 epochs: pair-level CSA AUC 0.58; 60: 0.87)."""
-
-    epochs: int = Field(60, ge=1, description="training epochs")
-    batch_size: int = Field(64, ge=2, description="pairs per batch")
-    augment: str = Field("shift", description="training augmentation: none, shift (circular time shift), shift_gain")
-
-
-class ClapTrainOptions(ClapRecipe):
-    device: str = Field("auto", description="auto, cpu or cuda[:N] (not part of the cache key)")
-    algorithm: str = Field("clip", description="clip (audio-text contrastive, laion_clap's ClipLoss) or simclr "
-                                               "(audio tower only; the target then has no text encoder)")
 
 
 def _pick_device(choice: str):
@@ -40,77 +23,40 @@ def _pick_device(choice: str):
     return pick_device(choice)
 
 
-class TrainedClapBuilder(TargetBuilder):
+class ClapTrainOptions(ClapRecipe):
+    device: str = Field("auto", description="auto, cpu or cuda[:N] (not part of the cache key)")
+    algorithm: str = Field("clip", description="clip (audio-text contrastive, laion_clap's ClipLoss) or simclr "
+                                               "(audio tower only; the target then has no text encoder)")
+
+
+class TrainedClapBuilder(TrainedTargetBuilder):
     """A small CLAP (laion_clap's model code, random init) trained here on the split's pairs."""
 
-    arch: ClassVar[str]
-    trains_on_split = True
     Options = ClapTrainOptions
+    Recipe = ClapRecipe
+    algorithms = {"clip": "clap-contrastive", "simclr": "simclr-audio"}
+    augmentations = AUGMENTATIONS
+    media = "audio"
+    media_capabilities = AUDIO_CAPS
 
-    def capabilities(self, modality: str) -> frozenset[str]:
-        return AUDIO_CAPS if self.options.algorithm == "clip" else AUDIO_CAPS - {"text"}
-
-    def check(self) -> None:
-        from .training import AUGMENTATIONS
-
-        if self.options.algorithm not in ALGORITHM_NAMES:
-            raise InvalidOptionsError(f"target {self.name!r}: algorithm={self.options.algorithm!r} is not valid; "
-                                      f"valid: {', '.join(ALGORITHM_NAMES)}")
-        if self.options.augment not in AUGMENTATIONS:
-            raise InvalidOptionsError(f"target {self.name!r}: augment={self.options.augment!r} is not valid; "
-                                      f"valid: {', '.join(AUGMENTATIONS)}")
-
-    def recipe(self) -> dict:
-        from .model import model_config
-
-        return {"name": self.name, "arch": self.arch, "model_cfg": model_config(self.arch),
-                "recipe": self.options.model_dump(exclude=NOT_RECIPE),
-                "algorithm": ALGORITHM_NAMES[self.options.algorithm]}
-
-    def build(self, request: BuildRequest) -> Target:
-        if request.train is None or request.train.audio is None:
-            raise IncompatibleError(f"target {self.name!r} trains on audio-text pairs, but the split has no audio; "
-                                    "use an audio dataset such as pii-voices")
-        recipe = ClapRecipe(**request.defense.apply_recipe(self.options.model_dump(exclude=NOT_RECIPE)))
-        _check_rate(self.arch, request.train.sample_rate)
-        label = self.name + (" (null)" if request.control == "null" else "")
-        path, key, _ = train_cached(self.arch, self.options.algorithm, request.train, recipe, request.seed,
-                                    request.cache, "targets", self.options.device, label if request.progress else None)
-        epoch = request.defense.release_epoch(recipe.epochs) or recipe.epochs
-        available = checkpoint_epochs(recipe)
-        if epoch not in available:
-            raise InvalidOptionsError(
-                f"defense {request.defense.name!r} asks for epoch {epoch}, but target {self.name!r} keeps "
-                f"checkpoints at epochs {available}. Pick one of those or set checkpoint_every.")
-        target = load_trained(path, epoch, f"{self.name}@{epoch}", self.options.device)
-        target.info.update({"cache_key": key, "control": request.control, "checkpoint_epochs": available,
-                            "algorithm": self.options.algorithm})
-        target.capabilities = self.capabilities("audio")
-        return target
-
-    def shadow_architectures(self) -> tuple[str, ...]:
+    def architectures(self) -> tuple[str, ...]:
         from .model import architectures
 
         return architectures()
 
-    def build_shadow(self, samples, seed: int, cache, *, arch: str | None = None, algorithm: str = "clip",
-                     recipe: dict | None = None, progress: bool = False) -> Target:
-        """A shadow CLAP: this target's recipe (or ``recipe`` overrides), ``arch`` and ``algorithm``,
-        trained on ``samples``, cached by content hash like targets, last epoch only."""
-        from .model import architectures
+    def model_config(self, arch: str) -> dict:
+        from .model import model_config
 
-        arch = arch or self.arch
-        if arch not in architectures():
-            raise InvalidOptionsError(f"shadow arch {arch!r} is unknown; valid: {', '.join(architectures())}")
-        full = ClapRecipe(**{**self.options.model_dump(exclude=NOT_RECIPE), **(recipe or {})})
-        full = full.model_copy(update={"checkpoint_every": full.epochs})
-        path, key, trained = train_cached(arch, algorithm, samples, full, seed, cache, "shadows", self.options.device,
-                                          f"shadow {arch}/{algorithm}" if progress else None)
-        target = load_trained(path, full.epochs, f"shadow:{arch}/{algorithm}", self.options.device)
-        target.info.update({"cache_key": key, "trained_now": trained, "algorithm": algorithm})
-        if algorithm != "clip":
-            target.capabilities = AUDIO_CAPS - {"text"}
-        return target
+        return model_config(arch)
+
+    def check_data(self, samples) -> None:
+        _check_rate(self.arch, samples.sample_rate)
+
+    def train_cached(self, arch, algorithm, samples, recipe, seed, cache, kind, label):
+        return train_cached(arch, algorithm, samples, recipe, seed, cache, kind, self.options.device, label)
+
+    def load(self, path, epoch, arch, seed, name):
+        return load_trained(path, epoch, name, self.options.device)
 
 
 def _check_rate(arch: str, rate: int | None) -> None:

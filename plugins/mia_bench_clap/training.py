@@ -16,8 +16,7 @@ import torch.nn.functional as F
 from mia_bench.training import TrainingRecipe, train_loop
 
 from .model import ClapTokenizer, fit_length
-
-AUGMENTATIONS = ("none", "shift", "shift_gain")
+from .recipe import AUGMENTATIONS
 
 
 def augment_waveforms(x: torch.Tensor, kind: str, gen: torch.Generator) -> torch.Tensor:

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from functools import lru_cache
 from pathlib import Path
-from typing import ClassVar
 
 from pydantic import BaseModel, Field
 
 from mia_bench.cache import stable_hash
-from mia_bench.errors import InvalidOptionsError, MiaBenchError, MissingWeightsError
+from mia_bench.errors import InvalidOptionsError, MissingWeightsError
 from mia_bench.target import BuildRequest, Target, TargetBuilder
-from mia_bench.training import training_bar
+from mia_bench.training import TrainedTargetBuilder, training_bar
 
-from .recipe import AUGMENTATIONS, Recipe, checkpoint_epochs
+from .recipe import AUGMENTATIONS, Recipe
 
 log = logging.getLogger(__name__)
 CONFIG_DIR = Path(__file__).parent / "model_configs"
@@ -69,74 +67,27 @@ class TrainOptions(Recipe):
                                                "EncoderMI's native setting; the target has no text encoder)")
 
 
-NOT_RECIPE = {"device", "algorithm"}  # options that are not Recipe fields (the algorithm keys the cache separately)
-ALGORITHM_NAMES = {"clip": "clip-contrastive", "simclr": "simclr"}
-
-
-class TrainedClipBuilder(TargetBuilder):
+class TrainedClipBuilder(TrainedTargetBuilder):
     """A small CLIP trained here on the split's training pairs; cached by content hash."""
 
-    arch: ClassVar[str]
-    trains_on_split = True
     Options = TrainOptions
+    Recipe = Recipe
+    algorithms = {"clip": "clip-contrastive", "simclr": "simclr"}
+    augmentations = AUGMENTATIONS
+    media = "image"
+    media_capabilities = IMAGE_CAPS
 
-    def capabilities(self, modality: str) -> frozenset[str]:
-        return IMAGE_CAPS if self.options.algorithm == "clip" else IMAGE_CAPS - {"text"}
-
-    def check(self) -> None:
-        if self.options.algorithm not in ALGORITHM_NAMES:
-            raise InvalidOptionsError(f"target {self.name!r}: algorithm={self.options.algorithm!r} is not valid; "
-                                      f"valid: {', '.join(ALGORITHM_NAMES)}")
-        if self.options.augment not in AUGMENTATIONS:
-            raise InvalidOptionsError(
-                f"target {self.name!r}: augment={self.options.augment!r} is not valid; valid: {', '.join(AUGMENTATIONS)}"
-            )
-
-    def recipe(self) -> dict:
-        return {"name": self.name, "arch": self.arch, "model_cfg": model_config(self.arch),
-                "recipe": self.options.model_dump(exclude=NOT_RECIPE),
-                "algorithm": ALGORITHM_NAMES[self.options.algorithm]}
-
-    def build(self, request: BuildRequest) -> Target:
-        if request.train is None or request.train.images is None:
-            raise MiaBenchError(f"target {self.name!r} trains on image-text pairs, but the split has no images")
-        recipe = Recipe(**request.defense.apply_recipe(self.options.model_dump(exclude=NOT_RECIPE)))
-        label = self.name + (" (null)" if request.control == "null" else "")
-        path, key, _ = train_cached(self.arch, self.options.algorithm, request.train, recipe, request.seed, request.cache,
-                                 "targets", self.options.device, label if request.progress else None)
-        epoch = request.defense.release_epoch(recipe.epochs) or recipe.epochs
-        available = checkpoint_epochs(recipe)
-        if epoch not in available:
-            raise InvalidOptionsError(
-                f"defense {request.defense.name!r} asks for epoch {epoch}, but target {self.name!r} keeps "
-                f"checkpoints at epochs {available}. Pick one of those or set checkpoint_every."
-            )
-        target = load_trained(path, epoch, self.arch, request.seed, f"{self.name}@{epoch}", self.options.device)
-        target.info.update({"cache_key": key, "control": request.control, "checkpoint_epochs": available,
-                            "algorithm": self.options.algorithm})
-        target.capabilities = self.capabilities(request.split.world.modality)
-        return target
-
-    def shadow_architectures(self) -> tuple[str, ...]:
+    def architectures(self) -> tuple[str, ...]:
         return register_model_configs()
 
-    def build_shadow(self, samples, seed: int, cache, *, arch: str | None = None, algorithm: str = "clip",
-                     recipe: dict | None = None, progress: bool = False) -> Target:
-        """A shadow model: this target's recipe (or ``recipe`` overrides), ``arch`` and ``algorithm``
-        (see ``training.TRAINERS``), trained on ``samples`` and cached by content hash like targets."""
-        arch = arch or self.arch
-        if arch not in register_model_configs():
-            raise InvalidOptionsError(f"shadow arch {arch!r} is unknown; valid: {', '.join(register_model_configs())}")
-        full = Recipe(**{**self.options.model_dump(exclude=NOT_RECIPE), **(recipe or {})})
-        # A shadow is only ever used at its last epoch: per-epoch checkpoints would cost GBs per pool.
-        full = full.model_copy(update={"checkpoint_every": full.epochs})
-        path, key, trained = train_cached(arch, algorithm, samples, full, seed, cache, "shadows",
-                                          self.options.device, f"shadow {arch}/{algorithm}" if progress else None)
-        target = load_trained(path, full.epochs, arch, seed, f"shadow:{arch}/{algorithm}", self.options.device)
-        target.info.update({"cache_key": key, "trained_now": trained, "algorithm": algorithm})
-        if algorithm != "clip":
-            target.capabilities = IMAGE_CAPS - {"text"}  # the text tower was never trained
-        return target
+    def model_config(self, arch: str) -> dict:
+        return model_config(arch)
+
+    def train_cached(self, arch, algorithm, samples, recipe, seed, cache, kind, label):
+        return train_cached(arch, algorithm, samples, recipe, seed, cache, kind, self.options.device, label)
+
+    def load(self, path, epoch, arch, seed, name):
+        return load_trained(path, epoch, arch, seed, name, self.options.device)
 
 
 def train_cached(arch, algorithm, samples, recipe: Recipe, seed, cache, kind, device, label):

@@ -1,0 +1,18 @@
+"""The training recipe of CLAPs trained here (torch-free, so listing components stays fast)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from mia_bench.training import TrainingRecipe
+
+AUGMENTATIONS = ("none", "shift", "shift_gain")
+
+
+class ClapRecipe(TrainingRecipe):
+    """The harness's recipe with CLAP defaults: smaller batches and more epochs, so the micro CLAP
+    learns the embedded world's few hundred pairs (30 epochs: pair-level CSA AUC 0.58; 60: 0.87)."""
+
+    epochs: int = Field(60, ge=1, description="training epochs")
+    batch_size: int = Field(64, ge=2, description="pairs per batch")
+    augment: str = Field("shift", description="training augmentation: none, shift (circular time shift), shift_gain")
