@@ -30,7 +30,7 @@ import numpy as np
 from . import metrics
 from .attack import Attack, AttackContext, AttackOutput
 from .cache import Cache, stable_hash
-from .data import Challenge, MembershipSplit, Samples
+from .data import Challenge, MembershipSplit
 from .errors import MiaBenchError
 from .executor import Executor, Resources, SerialExecutor
 from .plan import Cell, Plan, build_plan

@@ -20,12 +20,12 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from mia_bench.attack import Attack, AttackContext, AttackOutput
-from mia_bench.augment import row_seeds
+from mia_bench.augment import check_view_ops, default_ops, row_seeds
 from mia_bench.cache import stable_hash
 from mia_bench.data import Challenge
 
 from .classifiers import SetClassifier, ThresholdClassifier, VectorClassifier
-from .features import SIMILARITIES, check_view_ops, default_ops, pairwise_similarities, view_embeddings
+from .features import SIMILARITIES, pairwise_similarities, view_embeddings
 from .shadow import build_shadow_encoder, pick_arch, setting_label, shadow_builder, shadow_pool, shadow_set
 
 ALGORITHMS = {"clip-contrastive": "clip", "simclr": "simclr"}  # target recipe's algorithm -> shadow trainer

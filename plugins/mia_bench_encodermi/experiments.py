@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .shadow import SETTINGS, setting_label
+from .shadow import SETTINGS
 
 VARIANTS = ("encodermi-v", "encodermi-s", "encodermi-t")
 VIEWS = (2, 4, 6, 10, 16, 24)
@@ -147,7 +147,7 @@ def knowledge_trend(points: list[dict]) -> str:
 
 def sweep_table(points: list[dict], kind: str, label: str) -> str:
     xs = sorted({_sweep_value(p, kind) for p in points})
-    rows = [f"| variant | " + " | ".join(f"{label}={x}" for x in xs) + " |", "|---|" + "---|" * len(xs)]
+    rows = ["| variant | " + " | ".join(f"{label}={x}" for x in xs) + " |", "|---|" + "---|" * len(xs)]
     for variant in VARIANTS:
         cells = []
         for x in xs:

@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from mia_bench.augment import check_view_ops, default_ops, make_views  # noqa: F401 (re-exported for the attacks)
+from mia_bench.augment import make_views
 
 SIMILARITIES = ("cosine", "pearson")
 CHUNK_ROWS = 128  # rows whose views are encoded per call: bounds memory, keeps batches large

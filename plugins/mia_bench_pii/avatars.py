@@ -27,7 +27,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from mia_bench.data import Identity, Samples, World
+from mia_bench.data import Samples, World
 
 from .names import unique_names
 

@@ -89,8 +89,6 @@ def invert(target, text_emb: np.ndarray, k: int, steps: int, lr: float, space: s
     ``query_seeds[i]`` seeds query i's K initialisations, so a query's result does not
     depend on which other queries share its batch or their order.
     """
-    import torch
-
     m, d = text_emb.shape
     shape = _param_shape(space, target)
     init = np.concatenate([np.random.default_rng(s).standard_normal((k, *shape), dtype=np.float32)
