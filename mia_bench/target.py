@@ -44,6 +44,28 @@ def weights_fingerprint(model: "torch.nn.Module") -> str:
     return h.hexdigest()[:16]
 
 
+class TokenMemo:
+    """A tokenizer memoised per string. Text tokenizers of CLIP-style models are pure Python
+    (ftfy + regex) and cost about a quarter of a micro model's text embedding, while
+    attacks send the same strings again and again. ``limit`` strings (about 60 MB of int64
+    token rows at 200,000) before the memo starts over."""
+
+    def __init__(self, tokenizer, limit: int = 200_000):
+        self.tokenizer = tokenizer
+        self.limit = limit
+        self._memo: dict = {}
+
+    def __call__(self, texts: Sequence[str]) -> "torch.Tensor":
+        import torch
+
+        missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        if missing:
+            if len(self._memo) > self.limit:
+                self._memo.clear()
+            self._memo.update(zip(missing, self.tokenizer(missing)))
+        return torch.stack([self._memo[t] for t in texts])
+
+
 class Target(ABC):
     """A loaded contrastive model. Embeddings: ``(N, D) float32``, rows L2-normalised.
 

@@ -12,14 +12,13 @@ import torch
 import torch.nn.functional as F
 
 from mia_bench.errors import InvalidOptionsError
-from mia_bench.target import Target, weights_fingerprint
+from mia_bench.target import Target, TokenMemo, weights_fingerprint
 
 from .laion import clap_module
 
 CONFIG_DIR = Path(__file__).parent / "model_configs"
 ENCODE_BATCH = 256
 AUDIO_CAPS = frozenset({"text", "audio", "gradients"})
-TOKEN_CACHE_SIZE = 200_000
 # Model inputs of towers with a spectrogram latent are log-mels standardised by fixed constants
 # (as CLIP normalises pixels): about the level and spread of speech at -20 dBFS, in dB.
 LOGMEL_MEAN, LOGMEL_STD = -30.0, 20.0
@@ -96,7 +95,7 @@ class ClapTarget(Target):
         self.spectrogram_input = hasattr(model.audio_branch, "from_logmel")
         self.info = dict(info or {})
         self._fingerprint = fingerprint
-        self._token_cache: dict[str, torch.Tensor] = {}
+        self._tokens = TokenMemo(self.tokenizer)
 
     @cached_property
     def fingerprint(self) -> str:  # type: ignore[override]
@@ -113,15 +112,10 @@ class ClapTarget(Target):
         return float(self.model.logit_scale_a.exp().item())
 
     def tokens(self, texts: Sequence[str]):
-        """Token ids memoised per string (the BPE tokenizer is pure Python; attacks re-send strings)."""
-        if not isinstance(self.tokenizer, ClapTokenizer):  # a hub tokenizer (RoBERTa): dict of tensors
+        """Token ids, memoised per string; a hub tokenizer (RoBERTa) gives a dict of tensors as is."""
+        if not isinstance(self.tokenizer, ClapTokenizer):
             return self.tokenizer(list(texts))
-        missing = list(dict.fromkeys(t for t in texts if t not in self._token_cache))
-        if missing:
-            if len(self._token_cache) > TOKEN_CACHE_SIZE:
-                self._token_cache.clear()
-            self._token_cache.update(zip(missing, self.tokenizer(missing)))
-        return torch.stack([self._token_cache[t] for t in texts])
+        return self._tokens(texts)
 
     def _text(self, texts: Sequence[str]) -> torch.Tensor:
         tokens = self.tokens(texts)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mia_bench.target import Target, weights_fingerprint
+from mia_bench.target import Target, TokenMemo, weights_fingerprint
 
 ENCODE_BATCH = 512
 
@@ -23,7 +23,6 @@ def pick_device(choice: str = "auto") -> torch.device:
 state_fingerprint = weights_fingerprint  # the name this plugin's callers use
 
 
-TOKEN_CACHE_SIZE = 200_000  # strings; about 60 MB of int64 token rows
 
 
 class ImagePreprocessor:
@@ -64,7 +63,7 @@ class OpenClipTarget(Target):
                                             visual.image_std or (0.26862954, 0.26130258, 0.27577711))
         self.info = dict(info or {})
         self._fingerprint = fingerprint
-        self._token_cache: dict[str, torch.Tensor] = {}
+        self._tokens = TokenMemo(tokenizer)
 
     @cached_property
     def fingerprint(self) -> str:  # type: ignore[override]
@@ -79,14 +78,7 @@ class OpenClipTarget(Target):
         return float(self.model.logit_scale.exp().item())
 
     def tokens(self, texts: Sequence[str]) -> torch.Tensor:
-        """Token ids, memoised per string: open_clip's tokenizer is pure Python (ftfy + regex) and
-        costs about a quarter of a micro model's text embedding; attacks re-send the same strings."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self._token_cache))
-        if missing:
-            if len(self._token_cache) > TOKEN_CACHE_SIZE:
-                self._token_cache.clear()
-            self._token_cache.update(zip(missing, self.tokenizer(missing)))
-        return torch.stack([self._token_cache[t] for t in texts])
+        return self._tokens(texts)
 
     @torch.no_grad()
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
