@@ -17,3 +17,4 @@ mia-bench lira-loo --n-shadows 16 --no-progress
 mia-bench run --suite quick-audio --out leaderboards/quick-audio --rerun --no-progress
 python benchmarks/umid_batching.py
 python benchmarks/throughput.py --threads 1
+python benchmarks/clap_configs.py --threads 2
