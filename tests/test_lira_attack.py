@@ -111,3 +111,20 @@ def test_bad_options_are_rejected_early():
         LiRAOnline(LiRAOptions(n_shadows=5)).check()
     with pytest.raises(InvalidOptionsError, match="statistic='loss'"):
         LiRAOnline(LiRAOptions(statistic="loss")).check()
+
+
+def test_augmented_queries_follow_the_modality():
+    from mia_bench_lira.statistics import query_views, resolve_queries
+
+    assert resolve_queries("original+augmented", "image") == "original+flip"
+    assert resolve_queries("original+augmented", "audio") == "original+shift"
+    assert resolve_queries("original", "audio") == "original"
+    for queries, modality in (("original+flip", "audio"), ("original+shift", "image")):
+        with pytest.raises(ValueError, match="does not apply"):
+            resolve_queries(queries, modality)
+    clips = np.arange(20, dtype=np.float32).reshape(2, 10)
+    original, shifted = query_views(clips, "original+shift")
+    assert original is clips
+    np.testing.assert_array_equal(shifted, np.roll(clips, 1, axis=1))  # a tenth of 10 samples
+    images = np.arange(2 * 4 * 4 * 3, dtype=np.uint8).reshape(2, 4, 4, 3)
+    np.testing.assert_array_equal(query_views(images, "original+flip")[1], images[:, :, ::-1])

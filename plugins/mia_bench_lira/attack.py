@@ -20,14 +20,15 @@ from mia_bench.errors import InvalidOptionsError
 
 from .pool import data_pool, pool_masks, pool_statistics
 from .scoring import global_threshold_scores, lira_offline, lira_online
-from .statistics import QUERIES, STATISTICS, pair_statistics
+from .statistics import QUERIES, STATISTICS, pair_statistics, resolve_queries
 
 N_CANDIDATES = 63  # fixed candidate captions: 64-way softmax, like a batch of 64
 
 
 class StatisticOptions(BaseModel):
     statistic: str = Field("logit", description=f"per-pair statistic: {', '.join(STATISTICS)}")
-    queries: str = Field("original+flip", description=f"augmented queries: {', '.join(QUERIES)}")
+    queries: str = Field("original+augmented", description=f"augmented queries: {', '.join(QUERIES)} (augmented: "
+                                                           "flip for images, time shift for audio)")
 
 
 class LiRAOptions(StatisticOptions):
@@ -64,12 +65,13 @@ class _StatisticAttack(Attack):
 
     def stat_fn(self, context: AttackContext):
         o, cands = self.options, candidate_texts(context)
+        queries = resolve_queries(o.queries, context.modality)
 
         def fn(model, samples):
             media = samples.images if context.modality == "image" else samples.audio
-            return pair_statistics(model, media, samples.texts, o.statistic, o.queries, cands)
+            return pair_statistics(model, media, samples.texts, o.statistic, queries, cands)
 
-        return fn, {"statistic": o.statistic, "queries": o.queries, "candidates": cands}
+        return fn, {"statistic": o.statistic, "queries": queries, "candidates": cands}
 
 
 class GlobalThreshold(_StatisticAttack):

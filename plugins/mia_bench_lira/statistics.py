@@ -5,8 +5,10 @@
   captions, softmax(logit_scale * cos), the analogue of LiRA's logit-scaled confidence;
 - ``neg-loss``: minus the per-pair contrastive (image -> text) loss over the same candidates.
 
-Augmented queries (``queries="original+flip"``) give one statistic per view: LiRA fits one
-Gaussian per view and averages the per-view likelihood ratios.
+Augmented queries give one statistic per view: LiRA fits one Gaussian per view and
+averages the per-view likelihood ratios. ``original+augmented`` (default) adds the
+modality's natural view: the horizontal flip of an image (``original+flip``), or a
+circular time shift of a clip by a tenth of its length (``original+shift``).
 """
 
 from __future__ import annotations
@@ -18,28 +20,44 @@ import numpy as np
 from .scoring import atanh_cosine, logit_from_logits
 
 STATISTICS = ("atanh-cos", "logit", "neg-loss")
-QUERIES = ("original", "original+flip")
+QUERIES = ("original", "original+augmented", "original+flip", "original+shift")
+SHIFT_FRACTION = 0.1
 
 
-def query_views(images: np.ndarray, queries: str) -> list[np.ndarray]:
+def resolve_queries(queries: str, modality: str) -> str:
+    """``original+augmented`` -> the modality's view; a view of the other modality is an error."""
     if queries not in QUERIES:
         raise ValueError(f"queries={queries!r} is not valid; valid: {', '.join(QUERIES)}")
-    views = [images]
+    if queries == "original+augmented":
+        return "original+flip" if modality == "image" else "original+shift"
+    wrong = {"image": "original+shift", "audio": "original+flip"}.get(modality)
+    if queries == wrong:
+        raise ValueError(f"queries={queries!r} does not apply to {modality} targets; use original+augmented "
+                         f"(= {resolve_queries('original+augmented', modality)}) or original")
+    return queries
+
+
+def query_views(media: np.ndarray, queries: str) -> list[np.ndarray]:
+    """The original media plus the view ``queries`` names (images ``(N, H, W, 3)``, clips ``(N, T)``)."""
+    views = [media]
     if queries == "original+flip":
-        views.append(np.ascontiguousarray(images[:, :, ::-1]))
+        views.append(np.ascontiguousarray(media[:, :, ::-1]))
+    elif queries == "original+shift":
+        views.append(np.roll(media, int(round(SHIFT_FRACTION * media.shape[1])), axis=1))
     return views
 
 
 def pair_statistics(target, media: np.ndarray, texts: Sequence[str], statistic: str, queries: str,
                     candidates: Sequence[str]) -> np.ndarray:
-    """``(N, n_views)`` statistics of each (media, caption) pair on ``target``."""
+    """``(N, n_views)`` statistics of each (media, caption) pair on ``target``; ``queries``
+    already resolved for the target's modality (:func:`resolve_queries`)."""
     if statistic not in STATISTICS:
         raise ValueError(f"statistic={statistic!r} is not valid; valid: {', '.join(STATISTICS)}")
     text = target.encode_text(list(texts))
     cand = target.encode_text(list(candidates)) if statistic != "atanh-cos" else None
     scale = float(target.logit_scale)
     out = []
-    for view in query_views(media, queries) if media.ndim == 4 else [media]:
+    for view in query_views(media, queries):
         emb = target.encode_media(view)
         cos = (emb * text).sum(1).astype(np.float64)
         if statistic == "atanh-cos":
