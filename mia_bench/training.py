@@ -64,8 +64,18 @@ def train_loop(model, n: int, recipe: TrainingRecipe, seed: int, work_dir: Path,
 
     ``step(indices, generator) -> loss`` is the algorithm's loss on one batch; the
     generator (seeded by ``seed``, saved in ``resume.pt``) drives shuffling and any
-    augmentation, so a resumed run continues the same random stream.
+    augmentation, so a resumed run continues the same random stream. Layers that draw
+    from torch's global generator (dropout, SpecAugment) get it seeded too, inside a
+    forked RNG state: a model depends on its seed, not on what the process ran before.
     """
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return _loop(model, n, recipe, seed, work_dir, device, meta, step, progress)
+
+
+def _loop(model, n, recipe, seed, work_dir, device, meta, step, progress) -> dict:
     import torch
 
     gen = torch.Generator().manual_seed(seed)
@@ -99,7 +109,8 @@ def train_loop(model, n: int, recipe: TrainingRecipe, seed: int, work_dir: Path,
             save_atomic({**meta, "epoch": epoch + 1, "state_dict": state}, work_dir / f"epoch_{epoch + 1:03d}.pt")
         if epoch + 1 < recipe.epochs:  # the last epoch's checkpoint is the result: nothing left to resume
             save_atomic({"epoch": epoch + 1, "state_dict": state, "optimizer": opt.state_dict(),
-                         "generator": gen.get_state(), "facts": facts}, work_dir / "resume.pt")
+                         "generator": gen.get_state(), "global_rng": torch.get_rng_state(), "facts": facts},
+                        work_dir / "resume.pt")
         if progress:
             progress(epoch + 1, recipe.epochs, facts["loss"])
     elapsed = time.perf_counter() - t0
@@ -125,6 +136,8 @@ def _resume(work_dir: Path, model, opt, gen) -> tuple[int, dict]:
     model.load_state_dict(state["state_dict"])
     opt.load_state_dict(state["optimizer"])
     gen.set_state(state["generator"])
+    if "global_rng" in state:
+        torch.set_rng_state(state["global_rng"])
     return int(state["epoch"]), dict(state.get("facts", {}))
 
 

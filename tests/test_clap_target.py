@@ -151,3 +151,27 @@ def test_bad_options_fail_at_plan_time():
         resolve("target", "clap-micro?augment=crop").check()
     with pytest.raises(InvalidOptionsError, match="algorithm"):
         resolve("target", "clap-micro?algorithm=byol").check()
+
+
+def test_training_depends_on_the_seed_not_on_process_history(tmp_path):
+    """Dropout and SpecAugment draw from torch's global RNG: the loop seeds it, so the cache key
+    (which has the seed, not the process history) really determines the weights."""
+    from mia_bench.target import weights_fingerprint
+    from mia_bench_clap.model import create_random_model
+    from mia_bench_clap.recipe import ClapRecipe
+    from mia_bench_clap.training import train_clap
+
+    prints = []
+    for history in (1, 7):
+        torch.manual_seed(history)
+        torch.rand(history)
+        model = create_random_model("mia-micro-clap", 0)
+        train_clap(model, sound_classes(32), ClapRecipe(epochs=1, batch_size=16, warmup_steps=1), 0,
+                   _mkdir(tmp_path / str(history)), torch.device("cpu"), {})
+        prints.append(weights_fingerprint(model))
+    assert prints[0] == prints[1]
+
+
+def _mkdir(path):
+    path.mkdir()
+    return path

@@ -78,7 +78,7 @@ def train_cached(arch, algorithm, samples, recipe: ClapRecipe, seed, cache, kind
     cfg = model_config(arch)
     key = f"{target_name(arch)}-" + stable_hash({
         "arch": arch, "model_cfg": cfg, "recipe": recipe.model_dump(), "algorithm": algorithm,
-        "train": samples.fingerprint(), "seed": seed, "trainer": "clap-train/1"})
+        "train": samples.fingerprint(), "seed": seed, "trainer": "clap-train/2"})  # 2: dropout and SpecAugment draw from a seeded RNG
     trained = False  # set by the build itself: under concurrency another worker may have built it
 
     def build(work: Path) -> dict:
