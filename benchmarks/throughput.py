@@ -319,7 +319,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from mia_bench.data import Samples
-    from mia_bench_openclip.model import pick_device
+    from mia_bench.target import pick_device
     from mia_bench_pii.world import PiiWorldConfig, build_pii_world
 
     if args.threads:

@@ -100,6 +100,12 @@ class Samples:
             sample_rate=None if "audio" in modalities else self.sample_rate,
         )
 
+    def media(self, modality: str) -> np.ndarray | None:
+        """The non-text column of ``modality`` ("image" or "audio"): what a target's media encoder takes."""
+        if modality not in ("image", "audio"):
+            raise ValueError(f"media modality must be image or audio, got {modality!r}")
+        return self.images if modality == "image" else self.audio
+
     def rows_of(self, identity: str) -> np.ndarray:
         return np.array([i for i, x in enumerate(self.identities) if x == identity], dtype=np.int64)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 from .cache import atomic_write_json, atomic_write_text
 from .leaderboard import defense_label
 

@@ -31,6 +31,15 @@ if TYPE_CHECKING:  # heavy imports stay lazy
 CAPABILITIES = ("text", "image", "audio", "gradients")
 
 
+def pick_device(choice: str = "auto") -> "torch.device":
+    """``auto`` (CUDA when available, else CPU), ``cpu`` or ``cuda[:N]``."""
+    import torch
+
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(choice)
+
+
 def weights_fingerprint(model: "torch.nn.Module") -> str:
     """Content hash of a torch model's weights: equal weights -> equal fingerprint."""
     import hashlib

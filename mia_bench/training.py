@@ -213,7 +213,7 @@ class TrainedTargetBuilder(TargetBuilder):
                 "algorithm": self.algorithms[self.options.algorithm]}
 
     def build(self, request: BuildRequest) -> Target:
-        if request.train is None or getattr(request.train, "images" if self.media == "image" else "audio") is None:
+        if request.train is None or request.train.media(self.media) is None:
             raise IncompatibleError(f"target {self.name!r} trains on {self.media}-text pairs, but the split has no "
                                     f"{self.media}; use a dataset with {self.media}")
         self.check_data(request.train)

@@ -18,32 +18,32 @@ from .data import MembershipSplit
 
 def utility_metrics(target, split: MembershipSplit) -> dict:
     out: dict = {}
-    media_of = (lambda s: s.images) if split.world.modality == "image" else (lambda s: s.audio)
-    out.update(knn_identification(target, split, media_of))
+    modality = split.world.modality
+    out.update(knn_identification(target, split))
     if "text" not in target.capabilities:  # e.g. an image-only (SimCLR) encoder: no zero-shot utility
         return out
-    media_of = (lambda s: s.images) if split.world.modality == "image" else (lambda s: s.audio)
     pii = split.utility_pii
-    if len(pii) and media_of(pii) is not None:
+    if len(pii) and pii.media(modality) is not None:
         members = sorted({x for x in pii.identities if x is not None})
         names = [split.world.templates[0].format(name=split.world.identity(i).name) for i in members]
-        pred = (target.encode_media(media_of(pii)) @ target.encode_text(names).T).argmax(1)
+        pred = (target.encode_media(pii.media(modality)) @ target.encode_text(names).T).argmax(1)
         truth = np.array([members.index(x) for x in pii.identities])
         out["zero_shot_identification"] = float((pred == truth).mean())
         out["identification_candidates"] = len(members)
     bg = split.utility_background
-    if len(bg) and media_of(bg) is not None:
-        sims = target.encode_media(media_of(bg)) @ target.encode_text(list(bg.texts)).T
+    if len(bg) and bg.media(modality) is not None:
+        sims = target.encode_media(bg.media(modality)) @ target.encode_text(list(bg.texts)).T
         out["retrieval_recall_at_1"] = float((sims.argmax(1) == np.arange(len(bg))).mean())
         out["retrieval_candidates"] = len(bg)
     return out
 
 
-def knn_identification(target, split: MembershipSplit, media_of) -> dict:
+def knn_identification(target, split: MembershipSplit) -> dict:
+    modality = split.world.modality
     pii = split.utility_pii
     train = split.train.subset([i for i, x in enumerate(split.train.identities) if x is not None])
-    if not len(pii) or not len(train) or media_of(pii) is None or media_of(train) is None:
+    if not len(pii) or not len(train) or pii.media(modality) is None or train.media(modality) is None:
         return {}
-    nearest = (target.encode_media(media_of(pii)) @ target.encode_media(media_of(train)).T).argmax(1)
+    nearest = (target.encode_media(pii.media(modality)) @ target.encode_media(train.media(modality)).T).argmax(1)
     truth = np.array(pii.identities)
     return {"knn_identification": float((np.array(train.identities)[nearest] == truth).mean())}

@@ -27,10 +27,6 @@ def _identity_means(challenge: Challenge, per_row: np.ndarray) -> np.ndarray:
     return out
 
 
-def _media(samples, modality: str) -> np.ndarray:
-    return samples.images if modality == "image" else samples.audio
-
-
 class CSA(Attack):
     name = "csa"
     version = "1"
@@ -40,12 +36,12 @@ class CSA(Attack):
     def run(self, target, challenge: Challenge, context: AttackContext) -> AttackOutput:
         if challenge.unit == "pair":
             s = challenge.samples
-            cos = (target.encode_text(s.texts) * target.encode_media(_media(s, context.modality))).sum(1)
+            cos = (target.encode_text(s.texts) * target.encode_media(s.media(context.modality))).sum(1)
             return AttackOutput(scores=cos.astype(np.float64))
         ev = challenge.evidence
         text = target.encode_text(challenge.samples.texts)
         index = {ident: i for i, ident in enumerate(challenge.samples.identities)}
-        media = target.encode_media(_media(ev, context.modality))
+        media = target.encode_media(ev.media(context.modality))
         cos = (media * text[[index[x] for x in ev.identities]]).sum(1)
         return AttackOutput(scores=_identity_means(challenge, cos))
 
@@ -72,7 +68,7 @@ class CSAAug(Attack):
             raise ValueError(f"csa-aug: aggregate={opts.aggregate!r} is not valid; valid: mean, drop")
         s = challenge.samples
         n = len(s)
-        media = _media(s, context.modality)
+        media = s.media(context.modality)
         views = make_views(media, opts.n_views, row_seeds(s.ids, context.seed), ops, context.modality)
         batch = np.concatenate([media[:, None], views], axis=1).reshape(-1, *media.shape[1:])
         emb = target.encode_media(batch).reshape(n, opts.n_views + 1, -1)  # one batched pass

@@ -9,18 +9,12 @@ from pydantic import BaseModel, Field
 
 from mia_bench.cache import stable_hash
 from mia_bench.errors import IncompatibleError, InvalidOptionsError, MiaBenchError, MissingWeightsError
-from mia_bench.target import BuildRequest, Target, TargetBuilder
+from mia_bench.target import BuildRequest, Target, TargetBuilder, pick_device
 from mia_bench.training import TrainedTargetBuilder, training_bar
 
 from .recipe import AUGMENTATIONS, ClapRecipe
 
 AUDIO_CAPS = frozenset({"text", "audio", "gradients"})
-
-
-def _pick_device(choice: str):
-    from mia_bench_openclip.model import pick_device
-
-    return pick_device(choice)
 
 
 class ClapTrainOptions(ClapRecipe):
@@ -89,7 +83,7 @@ def train_cached(arch, algorithm, samples, recipe: ClapRecipe, seed, cache, kind
         model = create_random_model(arch, seed)
         meta = {"arch": arch, "model_cfg": json.dumps(cfg), "format": "mia-bench-clap/1", "algorithm": algorithm}
         bar = training_bar(label, recipe.epochs) if label else None
-        facts = TRAINERS[algorithm](model, samples, recipe, seed, work, _pick_device(device), meta, progress=bar)
+        facts = TRAINERS[algorithm](model, samples, recipe, seed, work, pick_device(device), meta, progress=bar)
         return {"training": facts, "recipe": recipe.model_dump(), "algorithm": algorithm}
 
     return cache.get_or_build(kind, key, build), key, trained

@@ -22,7 +22,7 @@ def load_checkpoint(path: Path, name: str, device: str = "auto", fingerprint: st
                     amodel: str | None = None, tmodel: str = "roberta", fusion: bool = False):
     import torch
 
-    from mia_bench_openclip.model import pick_device
+    from mia_bench.target import pick_device
 
     from .model import ClapTarget, build_model
 

@@ -102,7 +102,7 @@ class _EncoderMI(Attack):
                            "modality": context.modality, "features": "encodermi/2"})
 
         def build_features(work):
-            media = shadow.rows.images if context.modality == "image" else shadow.rows.audio
+            media = shadow.rows.media(context.modality)
             sims = self.features(encoder.encode_media, media, shadow.rows.ids, context.seed, context.modality)
             np.savez(work / "features.npz", sims=sims, labels=shadow.labels,
                      groups=np.array(shadow.rows.identities, dtype=str))
@@ -131,7 +131,7 @@ class _EncoderMI(Attack):
         clf = self._classifier(int(context.rng.integers(2**31))).fit(shadow_sims, shadow_labels)
         prepared = time.perf_counter()
         s = challenge.samples
-        media = s.images if context.modality == "image" else s.audio
+        media = s.media(context.modality)
         sims = self.features(target.encode_media, media, s.ids, context.seed, context.modality)
         scores, decisions = clf.score(sims), clf.decide(sims)
         shadow_acc = float((clf.decide(shadow_sims) == shadow_labels).mean())

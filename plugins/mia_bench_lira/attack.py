@@ -68,8 +68,7 @@ class _StatisticAttack(Attack):
         queries = resolve_queries(o.queries, context.modality)
 
         def fn(model, samples):
-            media = samples.images if context.modality == "image" else samples.audio
-            return pair_statistics(model, media, samples.texts, o.statistic, queries, cands)
+            return pair_statistics(model, samples.media(context.modality), samples.texts, o.statistic, queries, cands)
 
         return fn, {"statistic": o.statistic, "queries": queries, "candidates": cands}
 

@@ -106,7 +106,7 @@ def train_cached(arch, algorithm, samples, recipe: Recipe, seed, cache, kind, de
 
     def build(work: Path) -> dict:
         nonlocal trained
-        from .model import pick_device
+        from mia_bench.target import pick_device
 
         trained = True
         model, tokenizer = create_random_model(arch, seed)
@@ -124,7 +124,9 @@ def train_cached(arch, algorithm, samples, recipe: Recipe, seed, cache, kind, de
 def load_trained(path: Path, epoch: int, arch: str, seed: int, name: str, device: str) -> Target:
     import torch
 
-    from .model import OpenClipTarget, pick_device
+    from mia_bench.target import pick_device
+
+    from .model import OpenClipTarget
 
     ckpt = path / f"epoch_{epoch:03d}.pt"
     state = torch.load(ckpt, map_location="cpu", weights_only=True)
@@ -178,7 +180,9 @@ class PretrainedClipBuilder(TargetBuilder):
         return {"name": self.name, "arg": self.arg, "model": self.options.model, "algorithm": "pretrained"}
 
     def build(self, request: BuildRequest) -> Target:
-        from .model import OpenClipTarget, pick_device
+        from mia_bench.target import pick_device
+
+        from .model import OpenClipTarget
         from .pretrained import load_checkpoint_model, load_pretrained_model
 
         if self._is_path():

@@ -14,17 +14,6 @@ from mia_bench.target import Target, TokenMemo, weights_fingerprint
 ENCODE_BATCH = 512
 
 
-def pick_device(choice: str = "auto") -> torch.device:
-    if choice == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(choice)
-
-
-state_fingerprint = weights_fingerprint  # the name this plugin's callers use
-
-
-
-
 class ImagePreprocessor:
     """uint8 ``(N, H, W, 3)`` -> normalised ``(N, 3, S, S)`` float tensor, batched in torch.
 
@@ -67,7 +56,7 @@ class OpenClipTarget(Target):
 
     @cached_property
     def fingerprint(self) -> str:  # type: ignore[override]
-        return self._fingerprint or state_fingerprint(self.model)
+        return self._fingerprint or weights_fingerprint(self.model)
 
     @property
     def device(self) -> torch.device:

@@ -49,7 +49,7 @@ class IDIA(Attack):
         names = [t[len(prefix): len(t) - len(suffix) if suffix else None] for t in challenge.samples.texts]  # the PII
         candidates = names + (list(context.auxiliary.names) if o.extra_candidates else [])
         templates = list(context.auxiliary.templates[: o.max_prompts])
-        media = target.encode_media(ev.images if context.modality == "image" else ev.audio)  # (E, D)
+        media = target.encode_media(ev.media(context.modality))  # (E, D)
         owner = {ident: i for i, ident in enumerate(challenge.samples.identities)}
         ev_owner = np.array([owner[x] for x in ev.identities])
         correct = np.zeros((len(names), len(templates)), bool)
