@@ -1,12 +1,12 @@
 """Which CLAP configuration trains on this machine in minutes: training and embedding
-throughput of every registered CLAP architecture, and the cost of a UMID inversion step
-in each inversion space.
+throughput of every registered CLAP architecture, the cost of a UMID inversion step in
+each inversion space, and the time to render the default voices world.
 
     HF_HUB_OFFLINE=1 python benchmarks/clap_configs.py [--pairs 256] [--epochs 2] [--threads 2]
 
 Writes leaderboards/benchmarks/clap.{json,md}. Not a test: timings depend on the machine
 and on what else shares its CPU. Models are random (weights do not change the cost);
-audio and captions come from the embedded voices world (pii-voices-small).
+audio and captions come from the embedded voices world (pii-voices, default size).
 """
 
 from __future__ import annotations
@@ -40,7 +40,9 @@ def main() -> None:
     from mia_bench_umid.inversion import invert
 
     torch.set_num_threads(args.threads)
-    world = resolve("dataset", "pii-voices-small").build_world()
+    t0 = time.perf_counter()
+    world = resolve("dataset", "pii-voices").build_world()
+    world_seconds = time.perf_counter() - t0
     samples = world.pii.subset(range(args.pairs))
     rows = []
     for arch in architectures():
@@ -67,14 +69,16 @@ def main() -> None:
         print(json.dumps(rows[-1]), flush=True)
 
     args.out.mkdir(parents=True, exist_ok=True)
-    meta = {"threads": args.threads, "pairs": args.pairs, "epochs": args.epochs, "cpu": platform.processor() or
+    meta = {"world_seconds": world_seconds, "world_clips": len(world.pii) + len(world.background),
+            "threads": args.threads, "pairs": args.pairs, "epochs": args.epochs, "cpu": platform.processor() or
             platform.machine(), "cores": os.cpu_count(), "torch": torch.__version__, "numpy": np.__version__}
     (args.out / "clap.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     lines = ["# CLAP configurations on this machine", "",
              f"`python benchmarks/clap_configs.py --threads {args.threads}`: {meta['cores']} cores, torch "
              f"{meta['torch']}, {args.pairs} pii-voices pairs (16 kHz, 1 s), {args.epochs} timed epochs after a "
              "warm-up epoch, harness loop with checkpoints. Inversion: UMID rows (queries x restarts) per second, "
-             "forward + backward.", "",
+             f"forward + backward. Rendering the default pii-voices world ({meta['world_clips']} clips of 1 s) "
+             f"took {world_seconds:.1f} s.", "",
              "| architecture | audio tower params | train pairs/s | 60 epochs x 500 pairs | embed clips/s | "
              "inversion rows/s (input / waveform) |", "|---|---|---|---|---|---|"]
     for r in rows:
