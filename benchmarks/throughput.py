@@ -218,19 +218,19 @@ def bench_audits(target: str, dataset: str, cache: Path | None, attacks: list[st
         except Exception as exc:  # whole-run failure: every attack reports it
             rows += [{"attack": n, "status": "error", "error": f"{type(exc).__name__}: {exc}"} for n in ok]
             return {"rows": rows, **facts}
-        for rec in load_records(Path(out)):
-            row = {"attack": rec["attack"]["name"], "unit": rec["cell"]["unit"], "status": rec["status"]}
-            if rec["status"] != "ok":
-                rows.append({**row, "error": rec.get("error")})
+        for rec in load_records(Path(out), plan=plan):
+            row = {"attack": rec.attack.name, "unit": rec.cell.unit, "status": rec.status}
+            if not rec.ok or rec.split is None or rec.cost is None:
+                rows.append({**row, "error": rec.error})
                 continue
-            n = rec["split"]["n_members"] + rec["split"]["n_nonmembers"]
-            wall = rec["cost"]["seconds"]
-            reported = "audit_seconds" in rec["info"]  # cached work reports its original cost
-            audit = float(rec["info"]["audit_seconds"]) if reported else wall
+            n = rec.split.n_members + rec.split.n_nonmembers
+            wall = rec.cost.seconds
+            reported = "audit_seconds" in rec.info  # cached work reports its original cost
+            audit = float(rec.info["audit_seconds"]) if reported else wall
             rows.append({**row, "queries": n, "wall_seconds": wall, "audit_seconds": audit, "attack_reported": reported,
                          "seconds_per_query": audit / n, "queries_per_second": n / max(audit, 1e-9),
-                         "target_queries": rec["cost"]["target_queries_total"],
-                         "shadow_models_trained": rec["cost"]["shadow_models_trained"]})
+                         "target_queries": rec.cost.target_queries_total,
+                         "shadow_models_trained": rec.cost.shadow_models_trained})
     return {"rows": sorted(rows, key=lambda r: (r["attack"], r.get("unit", ""))), **facts}
 
 

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .cache import atomic_write_json, atomic_write_text
+from .records import CellRecord
 
 
 @dataclass
@@ -48,62 +49,54 @@ class Track:
     rows: list[Row] = field(default_factory=list)
 
 
-def _threat(record: dict) -> str:
-    tm = record.get("threat_model", {})
-    if tm.get("model_free"):
-        return "model-free"
-    return "biometric" if tm.get("biometric_data_sent") else "text-only"
-
-
 THREAT_TITLES = {"text-only": "text-only queries", "biometric": "queries with the person's media"}
 
 
-def _row(record: dict) -> Row:
-    cell = record["cell"]
-    tm = record.get("threat_model", {})
+def _row(record: CellRecord) -> Row:
+    cell, tm = record.cell, record.threat_model
     row = Row(
-        key=record.get("key", ""),
-        attack=cell["attack"],
-        target=record.get("target_label", cell["target"]),
-        defense=cell["defense"],
-        seed=cell["seed"],
-        control=cell.get("control") == "null",
-        model_free=bool(tm.get("model_free")),
-        biometric=bool(tm.get("biometric_data_sent")),
+        key=record.key,
+        attack=cell.attack,
+        target=record.target_label,
+        defense=cell.defense,
+        seed=cell.seed,
+        control=cell.is_control,
+        model_free=record.model_free,
+        biometric=bool(tm and tm.biometric_data_sent),
     )
-    if record.get("status") != "ok":
-        row.error = record.get("error", "error")
+    if not record.ok:
+        row.error = record.error or "error"
         return row
-    m, cost, split = record["metrics"], record["cost"], record["split"]
-    row.auc, row.auc_ci = m["auc"], tuple(m["auc_ci"])
-    row.tpr_1, row.tpr_01 = m["tpr_at_1fpr"], m["tpr_at_01fpr"]
-    row.accuracy, row.decision_accuracy = m["balanced_accuracy"], m.get("decision_accuracy")
-    row.seconds_per_query = cost["seconds_per_query"]
-    row.wall_seconds = cost.get("seconds")
-    row.queries = cost["target_queries_total"]
-    row.shadow_models = cost["shadow_models_trained"]
-    row.n = f"{split['n_members']}/{split['n_nonmembers']}"
+    m, cost, split = record.metrics, record.cost, record.split
+    assert m is not None and cost is not None and split is not None
+    row.auc, row.auc_ci = m.auc, tuple(m.auc_ci)
+    row.tpr_1, row.tpr_01 = m.tpr_at_1fpr, m.tpr_at_01fpr
+    row.accuracy, row.decision_accuracy = m.balanced_accuracy, m.decision_accuracy
+    row.seconds_per_query = cost.seconds_per_query
+    row.wall_seconds = cost.seconds
+    row.queries = cost.target_queries_total
+    row.shadow_models = cost.shadow_models_trained
+    row.n = f"{split.n_members}/{split.n_nonmembers}"
     return row
 
 
-def build_tracks(records: list[dict]) -> list[Track]:
+def build_tracks(records: list[CellRecord]) -> list[Track]:
     tracks: dict[str, Track] = {}
     model_free = []
     for rec in records:
-        cell = rec["cell"]
-        threat = _threat(rec)
+        cell, threat = rec.cell, rec.threat or "text-only"
         if threat == "model-free":
             model_free.append(rec)
             continue
-        key = f"{cell['dataset']}|{cell['unit']}|{threat}"
-        title = f"{cell['dataset']} · {cell['unit']}-level · {THREAT_TITLES[threat]}"
+        key = f"{cell.dataset}|{cell.unit}|{threat}"
+        title = f"{cell.dataset} · {cell.unit}-level · {THREAT_TITLES[threat]}"
         tracks.setdefault(key, Track(key, title)).rows.append(_row(rec))
     for rec in model_free:  # the blind control appears in every track of its dataset and unit
-        cell = rec["cell"]
-        homes = [t for t in tracks.values() if t.key.startswith(f"{cell['dataset']}|{cell['unit']}|")]
+        cell = rec.cell
+        homes = [t for t in tracks.values() if t.key.startswith(f"{cell.dataset}|{cell.unit}|")]
         if not homes:
-            key = f"{cell['dataset']}|{cell['unit']}|model-free"
-            homes = [tracks.setdefault(key, Track(key, f"{cell['dataset']} · {cell['unit']}-level · model-free"))]
+            key = f"{cell.dataset}|{cell.unit}|model-free"
+            homes = [tracks.setdefault(key, Track(key, f"{cell.dataset} · {cell.unit}-level · model-free"))]
         for track in homes:
             track.rows.append(_row(rec))
     for track in tracks.values():
@@ -271,7 +264,7 @@ def render_terminal(tracks: list[Track], console=None) -> None:
     console.print(NOTES, style="dim")
 
 
-def write_leaderboard(out_dir: Path, records: list[dict], plots: bool = True) -> list[Track]:
+def write_leaderboard(out_dir: Path, records: list[CellRecord], plots: bool = True) -> list[Track]:
     """Write leaderboard.{md,csv,json} (+ plots/) under ``out_dir``; return the tracks."""
     out_dir = Path(out_dir)
     tracks = build_tracks(records)

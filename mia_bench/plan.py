@@ -9,13 +9,14 @@ declared capabilities and the dataset's modality.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .attack import Attack
 from .cache import stable_hash
 from .errors import IncompatibleError, InvalidOptionsError
 from .plugins import registry
+from .records import CellSpec
 from .registry import ComponentSpec, validate_options
 
 CONTROLS = ("none", "null")
@@ -23,6 +24,9 @@ CONTROLS = ("none", "null")
 
 @dataclass(frozen=True)
 class Cell:
+    """One grid point. ``key`` names its result file: computed once, when the plan is made,
+    from the spec strings and the attack's version (:func:`cell_key`)."""
+
     attack: ComponentSpec
     target: ComponentSpec
     dataset: ComponentSpec
@@ -30,6 +34,7 @@ class Cell:
     seed: int
     unit: str
     control: str = "none"
+    key: str = field(default="", compare=False)
 
     def to_dict(self) -> dict:
         return {
@@ -42,8 +47,8 @@ class Cell:
             "unit": self.unit,
         }
 
-    def key(self, attack_version: str) -> str:
-        return stable_hash({**self.to_dict(), "attack_version": attack_version})
+    def spec(self) -> CellSpec:
+        return CellSpec(**self.to_dict())
 
     @property
     def target_label(self) -> str:
@@ -142,9 +147,15 @@ def build_plan(
         if ra.component.model_free and (t, control) != target_specs[0]:
             continue  # a model-free attack never sees the target: one cell is enough
         for unit in ra.component.units:
-            plan.cells.append(Cell(a, t, d, f, int(seed), unit, control))
+            cell = Cell(a, t, d, f, int(seed), unit, control)
+            plan.cells.append(replace(cell, key=cell_key(cell, ra.component.version)))
     validate(plan)
     return plan
+
+
+def cell_key(cell: Cell, attack_version: str) -> str:
+    """The one definition of a cell's result key."""
+    return stable_hash({**cell.to_dict(), "attack_version": attack_version})
 
 
 def required_capabilities(attack: Attack, modality: str) -> frozenset[str]:

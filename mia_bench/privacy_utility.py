@@ -8,20 +8,21 @@ from pathlib import Path
 
 from .cache import atomic_write_json, atomic_write_text
 from .leaderboard import defense_label
+from .records import CellRecord
 
 UTILITY_KEYS = ("zero_shot_identification", "retrieval_recall_at_1", "knn_identification")
 
 
-def collect(records: list[dict]) -> list[dict]:
+def collect(records: list[CellRecord]) -> list[dict]:
     rows = []
     for rec in records:
-        if rec.get("status") != "ok" or rec.get("target") is None or rec["cell"]["control"] != "none":
+        if not rec.ok or rec.target is None or rec.cell.is_control or rec.metrics is None:
             continue
-        util = rec["target"].get("utility", {})
+        util, cell, m = rec.target.utility, rec.cell, rec.metrics
         rows.append({
-            "attack": rec["cell"]["attack"], "unit": rec["cell"]["unit"], "defense": rec["cell"]["defense"],
-            "family": rec["cell"]["defense"].partition("?")[0], "epoch": rec["target"]["info"].get("epoch"),
-            "auc": rec["metrics"]["auc"], "auc_ci": rec["metrics"]["auc_ci"], "tpr_at_1fpr": rec["metrics"]["tpr_at_1fpr"],
+            "attack": cell.attack, "unit": cell.unit, "defense": cell.defense,
+            "family": cell.defense.partition("?")[0], "epoch": rec.target.info.get("epoch"),
+            "auc": m.auc, "auc_ci": list(m.auc_ci), "tpr_at_1fpr": m.tpr_at_1fpr,
             **{k: util.get(k) for k in UTILITY_KEYS},
         })
     return sorted(rows, key=lambda r: (r["family"], r["attack"], r["unit"], r["epoch"] or 0, r["defense"]))
@@ -75,7 +76,7 @@ def plot(rows: list[dict], path: Path, utility: str | None = None) -> Path:
     return path
 
 
-def write_report(out_dir: Path, records: list[dict]) -> list[dict]:
+def write_report(out_dir: Path, records: list[CellRecord]) -> list[dict]:
     rows = collect(records)
     atomic_write_json(out_dir / "privacy_utility.json", rows)
     note = (f"Results of `{out_dir}`. Regenerate with `mia-bench run --suite SUITE --out {out_dir}` then "

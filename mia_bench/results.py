@@ -1,4 +1,5 @@
-"""Result records: one JSON + one NPZ per finished cell, written atomically.
+"""Result files: one JSON (a :class:`~mia_bench.records.CellRecord`) + one NPZ per finished
+cell, written atomically; and the environment block every record carries.
 
 A record carries everything needed to trace a number: the cell, attack name/version/
 options/plugin, target and split fingerprints, the seed, cost, threat-model facts,
@@ -8,8 +9,9 @@ package versions and the git revision. Per-row scores live in the NPZ next to it
 from __future__ import annotations
 
 import io
-import json
+import logging
 import platform
+import zipfile
 import subprocess
 import sys
 from functools import lru_cache
@@ -19,8 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from .cache import atomic_write_bytes, atomic_write_json
+from .records import CellRecord, RecordError, load_records, read_record
 
-RESULT_SCHEMA = 1
+__all__ = ["CellRecord", "environment", "finished_record", "load_records", "load_scores", "write_cell"]
+log = logging.getLogger(__name__)
 PACKAGES = ("mia-bench", "torch", "open_clip_torch", "numpy", "scikit-learn", "pyod", "datasets", "laion_clap")
 
 
@@ -46,8 +50,11 @@ def git_revision() -> str | None:
         rev = subprocess.run(
             ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
         ).stdout.strip()
+        # Generated results and the README block spliced from them are outputs, not code: a
+        # regeneration that rewrites them mid-way must not mark its own later results dirty.
         dirty = subprocess.run(
-            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no", "--", ".",
+             ":(exclude)leaderboards", ":(exclude)README.md"],
             capture_output=True,
             text=True,
             timeout=5,
@@ -62,36 +69,41 @@ def cell_paths(out_dir: Path, key: str) -> tuple[Path, Path]:
     return base / f"{key}.json", base / f"{key}.npz"
 
 
-def write_cell(out_dir: Path, key: str, record: dict, arrays: dict[str, np.ndarray] | None = None) -> None:
+def write_cell(out_dir: Path, record: CellRecord, arrays: dict[str, np.ndarray] | None = None) -> None:
     """Scores first, then the JSON: a JSON on disk means the cell is complete."""
-    json_path, npz_path = cell_paths(out_dir, key)
+    json_path, npz_path = cell_paths(out_dir, record.key)
     if arrays is not None:
         buf = io.BytesIO()
         np.savez_compressed(buf, **arrays)
         atomic_write_bytes(npz_path, buf.getvalue())
-    atomic_write_json(json_path, {"schema": RESULT_SCHEMA, **record})
+    atomic_write_json(json_path, record.to_json())
 
 
-def read_cell(out_dir: Path, key: str) -> dict | None:
-    """The finished record of a cell, or None when absent, unreadable or an error."""
-    json_path, npz_path = cell_paths(out_dir, key)
+def _npz_intact(path: Path) -> bool:
     try:
-        record = json.loads(json_path.read_text())
-    except (OSError, json.JSONDecodeError):
+        with zipfile.ZipFile(path) as z:
+            return z.testzip() is None
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def finished_record(out_dir: Path, key: str) -> CellRecord | None:
+    """The finished record of a cell, or None when it must be (re)computed: absent, an
+    error, or damaged (a damaged record or score file is logged with its path)."""
+    json_path, npz_path = cell_paths(out_dir, key)
+    if not json_path.exists():
         return None
-    if record.get("status") != "ok" or not npz_path.exists():
+    try:
+        record = read_record(json_path)
+    except RecordError as exc:
+        log.warning("recomputing a cell whose result file is damaged: %s", exc)
+        return None
+    if not record.ok:
+        return None
+    if not _npz_intact(npz_path):
+        log.warning("recomputing a cell whose score file is missing or damaged: %s", npz_path)
         return None
     return record
-
-
-def load_records(out_dir: Path) -> list[dict]:
-    records = []
-    for path in sorted((Path(out_dir) / "cells").glob("*.json")):
-        try:
-            records.append(json.loads(path.read_text()))
-        except (OSError, json.JSONDecodeError):
-            continue
-    return records
 
 
 def load_scores(out_dir: Path, key: str) -> dict[str, np.ndarray]:

@@ -35,7 +35,8 @@ from .errors import MiaBenchError
 from .executor import Executor, Resources, SerialExecutor
 from .plan import Cell, Plan, build_plan
 from .registry import ComponentSpec
-from .results import environment, read_cell, write_cell
+from .records import AttackInfo, CellRecord, Cost, SplitInfo, TargetInfo, ThreatModel
+from .results import environment, finished_record, write_cell
 from .target import BuildRequest, MeteredTarget, Target
 
 log = logging.getLogger(__name__)
@@ -138,20 +139,19 @@ class Runner:
         cells = self.plan.cells
         bar = _progress(cells, self.config.progress)
         for cell in bar:
-            attack = self.plan.attack(cell)
-            key = cell.key(attack.version)
+            attack, key = self.plan.attack(cell), cell.key
             if hasattr(bar, "set_description"):
                 bar.set_description(f"{cell.attack.name} on {cell.target_label} [{cell.unit}]")
-            if not self.config.rerun and read_cell(self.config.out_dir, key) is not None:
+            if not self.config.rerun and finished_record(self.config.out_dir, key) is not None:
                 summary.resumed.append(key)
                 continue
             try:
-                self._run_cell(cell, attack, key)
+                self._run_cell(cell, attack)
                 summary.finished.append(key)
             except Exception as exc:  # recorded, and the run goes on
                 log.warning("cell %s failed: %s", cell.to_dict(), exc)
                 summary.errors[key] = f"{type(exc).__name__}: {exc}"
-                write_cell(self.config.out_dir, key, self._error_record(cell, attack, key, exc))
+                write_cell(self.config.out_dir, self._error_record(cell, attack, exc))
         summary.seconds = time.perf_counter() - start
         return summary
 
@@ -178,9 +178,8 @@ class Runner:
         summary, start, cfg = RunSummary(), time.perf_counter(), self.config
         groups: dict[tuple, list[tuple[Cell, Attack, str]]] = {}
         for cell in self.plan.cells:
-            attack = self.plan.attack(cell)
-            key = cell.key(attack.version)
-            if not cfg.rerun and read_cell(cfg.out_dir, key) is not None:
+            attack, key = self.plan.attack(cell), cell.key
+            if not cfg.rerun and finished_record(cfg.out_dir, key) is not None:
                 summary.resumed.append(key)
                 continue
             group = (cell,) if attack.model_free else (cell.target, cell.control, cell.dataset, cell.defense, cell.seed)
@@ -197,7 +196,7 @@ class Runner:
             if isinstance(result, BaseException):  # the task itself failed: worker lost, plugin import...
                 for cell, attack, key in members:
                     summary.errors[key] = f"{type(result).__name__}: {result}"
-                    write_cell(cfg.out_dir, key, self._error_record(cell, attack, key, result))
+                    write_cell(cfg.out_dir, self._error_record(cell, attack, result))
                 continue
             summary.finished += result["finished"]
             summary.resumed += result["resumed"]
@@ -205,7 +204,7 @@ class Runner:
         summary.seconds = time.perf_counter() - start
         return summary
 
-    def _run_cell(self, cell: Cell, attack: Attack, key: str) -> None:
+    def _run_cell(self, cell: Cell, attack: Attack) -> None:
         split = self.split(cell)
         challenge, labels = split.challenge(cell.unit)
         challenge = strip_challenge(challenge, attack)
@@ -227,12 +226,12 @@ class Runner:
         output = output.validated(len(challenge), attack.name)
         report = metrics.evaluate(output.scores, labels, output.decisions, n_boot=self.config.n_boot, seed=cell.seed,
                                   groups=row_groups(challenge))
-        record = self._record(cell, attack, key, split, target, output, report, seconds)
+        record = self._record(cell, attack, split, target, output, report, seconds)
         arrays = {"scores": output.scores, "labels": labels, "ids": np.array(challenge.samples.ids)}
         if output.decisions is not None:
             arrays["decisions"] = output.decisions
         arrays.update({f"feature_{k}": np.asarray(v) for k, v in output.features.items()})
-        write_cell(self.config.out_dir, key, record, arrays)
+        write_cell(self.config.out_dir, record, arrays)
 
     def _cross_fit(self, attack, target, challenge, labels, context) -> AttackOutput:
         """k-fold cross-fitting by group: no row is scored by a model that saw its label, or
@@ -252,69 +251,52 @@ class Runner:
                 decisions[test_idx] = out.decisions
         return AttackOutput(scores=scores, decisions=decisions, info={"cross_fit_folds": self.config.folds})
 
-    def _record(self, cell, attack, key, split, target, output, report, seconds) -> dict:
+    def _record(self, cell, attack, split, target, output, report, seconds) -> CellRecord:
         resolved = self.plan.attacks[cell.attack]
         n = len(output.scores)
         counts = dict(target.counts) if isinstance(target, MeteredTarget) else {}
-        return {
-            "status": "ok",
-            "key": key,
-            "cell": cell.to_dict(),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "attack": {
-                "name": attack.name,
-                "version": attack.version,
-                "plugin": resolved.plugin,
-                "options": attack.options.model_dump() if attack.options is not None else {},
-            },
-            "target": None if target is None else {
-                "name": target.name,
-                "label": cell.target_label,
-                "fingerprint": target.fingerprint,
-                "info": target.info,
-                "utility": self._utility.get(target.fingerprint, {}),
-            },
-            "target_label": cell.target_label,
-            "split": {
-                "fingerprint": split.fingerprint(),
-                "dataset": split.dataset,
-                "modality": split.world.modality,
-                "unit": cell.unit,
-                "n_members": int(report.n_members),
-                "n_nonmembers": int(report.n_nonmembers),
-                "config": split.config,
-            },
-            "threat_model": {
-                "biometric_data_sent": attack.sends_biometrics(),
-                "inputs": sorted(attack.inputs),
-                "requires": [] if attack.model_free else sorted(attack.requires),
-                "model_free": attack.model_free,
-                "supervised": attack.supervised,
-            },
-            "metrics": report.to_dict(),
-            "cost": {
-                "seconds": seconds,
+        return CellRecord(
+            key=cell.key,
+            status="ok",
+            cell=cell.spec(),
+            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            attack=AttackInfo(attack.name, attack.version, resolved.plugin,
+                              attack.options.model_dump() if attack.options is not None else {}),
+            target=None if target is None else TargetInfo(
+                target.name, cell.target_label, target.fingerprint, target.info,
+                self._utility.get(target.fingerprint, {})),
+            split=SplitInfo(split.fingerprint(), split.dataset, split.world.modality, cell.unit,
+                            int(report.n_members), int(report.n_nonmembers), split.config),
+            threat_model=ThreatModel(
+                biometric_data_sent=attack.sends_biometrics(),
+                inputs=tuple(sorted(attack.inputs)),
+                requires=() if attack.model_free else tuple(sorted(attack.requires)),
+                model_free=attack.model_free,
+                supervised=attack.supervised,
+            ),
+            metrics=report,
+            cost=Cost(
+                seconds=seconds,
                 # an attack that reuses cached work reports what the audit really costs
-                "seconds_per_query": float(output.info.get("audit_seconds", seconds)) / max(n, 1),
-                "target_queries": counts,
-                "target_queries_total": sum(counts.values()),
-                "shadow_models_trained": int(output.info.get("shadow_models_trained", 0)),
-            },
-            "info": output.info,
-            "environment": environment(),
-        }
+                seconds_per_query=float(output.info.get("audit_seconds", seconds)) / max(n, 1),
+                target_queries=counts,
+                target_queries_total=sum(counts.values()),
+                shadow_models_trained=int(output.info.get("shadow_models_trained", 0)),
+            ),
+            info=output.info,
+            environment=environment(),
+        )
 
-    def _error_record(self, cell: Cell, attack: Attack, key: str, exc: BaseException) -> dict:
-        return {
-            "status": "error",
-            "key": key,
-            "cell": cell.to_dict(),
-            "target_label": cell.target_label,
-            "attack": {"name": attack.name, "version": attack.version},
-            "error": f"{type(exc).__name__}: {exc}",
-            "traceback": "".join(traceback.format_exception(exc)),
-            "environment": environment(),
-        }
+    def _error_record(self, cell: Cell, attack: Attack, exc: BaseException) -> CellRecord:
+        return CellRecord(
+            key=cell.key,
+            status="error",
+            cell=cell.spec(),
+            attack=AttackInfo(attack.name, attack.version),
+            error=f"{type(exc).__name__}: {exc}",
+            traceback="".join(traceback.format_exception(exc)),
+            environment=environment(),
+        )
 
 
 def _progress(cells: list[Cell], enabled: bool):
@@ -371,7 +353,7 @@ def run_cell_group(payload: dict) -> dict:
                           list(dict.fromkeys(c["defense"] for c in cells)),
                           list(dict.fromkeys(c["seed"] for c in cells)))
         keys = set(payload["keys"])
-        plan.cells = [c for c in plan.cells if c.key(plan.attack(c).version) in keys]
+        plan.cells = [c for c in plan.cells if c.key in keys]
         if len(plan.cells) != len(keys):
             raise MiaBenchError(f"a worker rebuilt {len(plan.cells)} of {len(keys)} cells from their specs: {cells}")
         config = RunConfig(Path(payload["out_dir"]), Cache(payload["cache_root"]), n_boot=payload["n_boot"],

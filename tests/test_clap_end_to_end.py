@@ -43,20 +43,20 @@ def run(tmp_path_factory):
 
 
 def _rec(root, attack, unit, control="none", out="out"):
-    (rec,) = [r for r in load_records(root / out) if r["cell"]["attack"] == attack
-              and r["cell"]["unit"] == unit and r["cell"]["control"] == control]
+    (rec,) = [r for r in load_records(root / out) if r.cell.attack == attack
+              and r.cell.unit == unit and r.cell.control == control]
     return rec
 
 
 def test_every_audio_attack_runs_on_clap(run):
     assert not run[3].errors, run[3].errors
-    ran = {(r["cell"]["attack"].split("?")[0], r["cell"]["control"]) for r in load_records(run[0] / "out")}
+    ran = {(r.cell.attack.split("?")[0], r.cell.control) for r in load_records(run[0] / "out")}
     model_free = {"blind"}  # runs once: it never queries a model
     assert ran == {(a.split("?")[0], c) for a in ATTACKS for c in ("none", "null") if a not in model_free or c == "none"}
 
 
 def test_csa_detects_members_and_null_target_is_at_chance(run):
-    lo, hi = _rec(run[0], "csa", "pair")["metrics"]["auc_ci"]
+    lo, hi = _rec(run[0], "csa", "pair").metrics.auc_ci
     assert lo > 0.5, (lo, hi)
     null = _rec(run[0], "csa", "pair", "null")["metrics"]
     lo, hi = null["auc_ci"]
@@ -70,6 +70,6 @@ def test_warm_rerun_trains_nothing(run):
     summary = Runner(plan, RunConfig(root / "out2", cache, n_boot=200, progress=False)).run()
     assert not summary.errors
     assert {kind: sorted(p.name for p in (cache.root / kind).iterdir()) for kind in entries} == entries
-    assert all(r["cost"]["shadow_models_trained"] == 0 for r in load_records(root / "out2"))
+    assert all(r.cost.shadow_models_trained == 0 for r in load_records(root / "out2"))
     a, b = _rec(root, "lira-online?n_shadows=2", "pair"), _rec(root, "lira-online?n_shadows=2", "pair", out="out2")
-    assert a["metrics"]["auc"] == b["metrics"]["auc"]
+    assert a.metrics.auc == b.metrics.auc

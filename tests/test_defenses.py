@@ -19,13 +19,13 @@ def test_early_stopping_releases_earlier_epochs_without_retraining(tmp_path, cac
                       ["none", "early-stopping?epoch=1"], [0])
     runner = Runner(plan, RunConfig(tmp_path / "out", cache, n_boot=100, progress=False))
     assert not runner.run().errors
-    recs = {r["cell"]["defense"]: r for r in load_records(tmp_path / "out") if r["cell"]["unit"] == "pair"}
-    assert recs["none"]["target"]["info"]["epoch"] == 3
-    assert recs["early-stopping?epoch=1"]["target"]["info"]["epoch"] == 1
-    assert recs["none"]["target"]["info"]["cache_key"] == recs["early-stopping?epoch=1"]["target"]["info"]["cache_key"]
+    recs = {r.cell.defense: r for r in load_records(tmp_path / "out") if r.cell.unit == "pair"}
+    assert recs["none"].target.info["epoch"] == 3
+    assert recs["early-stopping?epoch=1"].target.info["epoch"] == 1
+    assert recs["none"].target.info["cache_key"] == recs["early-stopping?epoch=1"].target.info["cache_key"]
     assert len(list((cache.root / "targets").iterdir())) == 1  # one training run serves both
     for rec in recs.values():
-        u = rec["target"]["utility"]
+        u = rec.target.utility
         assert 0 <= u["zero_shot_identification"] <= 1 and 0 <= u["retrieval_recall_at_1"] <= 1
 
 
@@ -51,8 +51,8 @@ def test_training_time_defenses_change_the_recipe_and_the_cache_key(tmp_path, ca
     plan = build_plan(["csa"], ["clip-micro-rn?epochs=1&batch_size=16"], [DATASET],
                       ["none", "augmentation?strength=strong", "weight-decay?value=0.5"], [0])
     assert not Runner(plan, RunConfig(tmp_path / "out", cache, n_boot=100, progress=False)).run().errors
-    recs = {r["cell"]["defense"]: r for r in load_records(tmp_path / "out") if r["cell"]["unit"] == "pair"}
-    keys = {d: r["target"]["info"]["cache_key"] for d, r in recs.items()}
+    recs = {r.cell.defense: r for r in load_records(tmp_path / "out") if r.cell.unit == "pair"}
+    keys = {d: r.target.info["cache_key"] for d, r in recs.items()}
     assert len(set(keys.values())) == 3  # each defended recipe is its own cached target
     manifest = (cache.root / "targets" / keys["weight-decay?value=0.5"] / "manifest.json").read_text()
     assert '"weight_decay": 0.5' in manifest

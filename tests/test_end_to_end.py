@@ -36,8 +36,8 @@ def run(tmp_path_factory):
 
 
 def _rec(root, attack, unit, control="none"):
-    (rec,) = [r for r in load_records(root / "out") if r["cell"]["attack"] == attack
-              and r["cell"]["unit"] == unit and r["cell"]["control"] == control]
+    (rec,) = [r for r in load_records(root / "out") if r.cell.attack == attack
+              and r.cell.unit == unit and r.cell.control == control]
     return rec
 
 
@@ -46,12 +46,12 @@ def test_no_cell_failed(run):
 
 
 def test_csa_detects_members_of_the_real_target(run):
-    lo, hi = _rec(run[0], "csa", "pair")["metrics"]["auc_ci"]
+    lo, hi = _rec(run[0], "csa", "pair").metrics.auc_ci
     assert lo > 0.5, (lo, hi)
 
 
 def test_null_target_gives_csa_chance(run):
-    lo, hi = _rec(run[0], "csa", "pair", "null")["metrics"]["auc_ci"]
+    lo, hi = _rec(run[0], "csa", "pair", "null").metrics.auc_ci
     assert lo < 0.5 < hi, (lo, hi)
 
 
@@ -61,7 +61,7 @@ def test_blind_baseline_certifies_the_split(run):
     out a member leaves its name's n-grams slightly enriched among non-members), not a
     shift, so the certificate is one-sided: the CI's lower end must not clear 0.5."""
     for unit in ("pair", "identity"):
-        lo, hi = _rec(run[0], "blind", unit)["metrics"]["auc_ci"]
+        lo, hi = _rec(run[0], "blind", unit).metrics.auc_ci
         assert lo < 0.5, (unit, lo, hi)
 
 

@@ -137,10 +137,11 @@ def _run(out, cache, attacks, executor):
     return Runner(plan, RunConfig(out, cache, n_boot=50, progress=False, executor=executor)).run()
 
 
-def _comparable(record: dict) -> dict:
+def _comparable(record) -> dict:
     """A record without what legitimately differs between runs: timings and the clock."""
-    cost = {k: v for k, v in record.get("cost", {}).items() if "seconds" not in k}
-    return {**{k: v for k, v in record.items() if k not in ("created", "cost", "environment")}, "cost": cost}
+    d = record.to_json()
+    cost = {k: v for k, v in d.get("cost", {}).items() if "seconds" not in k}
+    return {**{k: v for k, v in d.items() if k not in ("created", "cost", "environment")}, "cost": cost}
 
 
 @pytest.mark.parametrize("name", ["process", "ray"])
@@ -156,15 +157,15 @@ def test_fan_out_gives_serial_results_and_resumes_without_rebuilding(request, pl
     assert sorted(fanned.finished) == sorted(serial.finished) and len(fanned.finished) >= 6
     assert fanned.errors == serial.errors and set(fanned.errors.values()) == {"RuntimeError: deliberate failure"}
     assert sorted((cache.root / "builds.log").read_text().split()) == ["none", "null"]  # once per target group
-    want = {r["key"]: r for r in load_records(tmp_path / "serial") if r["status"] == "ok"}
-    got = {r["key"]: r for r in load_records(tmp_path / "fanned") if r["status"] == "ok"}
+    want = {r.key: r for r in load_records(tmp_path / "serial") if r.status == "ok"}
+    got = {r.key: r for r in load_records(tmp_path / "fanned") if r.status == "ok"}
     assert got.keys() == want.keys()
     for key in want:
         assert _comparable(got[key]) == _comparable(want[key])
         a, b = load_scores(tmp_path / "serial", key), load_scores(tmp_path / "fanned", key)
         assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
-    probe = next(r for r in got.values() if r["cell"]["attack"] == "context-probe")
-    assert probe["info"] == {"target_spec": "counted-toy", "executor": "SerialExecutor"}  # no nested pools
+    probe = next(r for r in got.values() if r.cell.attack == "context-probe")
+    assert probe.info == {"target_spec": "counted-toy", "executor": "SerialExecutor"}  # no nested pools
 
     again = _run(tmp_path / "fanned", cache, ["csa", "blind", "context-probe"], executor)
     assert not again.finished and not again.errors and sorted(again.resumed) == sorted(fanned.finished)
@@ -181,7 +182,7 @@ def test_failed_task_is_recorded_for_its_cells(plugins, tmp_path):
 
     summary = _run(tmp_path / "out", Cache(tmp_path / "cache"), ["csa"], Unshippable())
     assert summary.errors and all("no_such_module_xyz" in e for e in summary.errors.values())
-    assert {r["status"] for r in load_records(tmp_path / "out")} == {"error"}
+    assert {r.status for r in load_records(tmp_path / "out")} == {"error"}
 
 
 def _build_once(root: str, counter: str, barrier) -> None:

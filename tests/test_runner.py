@@ -85,16 +85,16 @@ def _run(tmp_path, cache, attacks, targets=("toy", "toy?control=null"), rerun=Fa
 
 
 def _by_attack(tmp_path, control="none"):
-    return {r["cell"]["attack"] + "/" + r["cell"]["unit"]: r for r in load_records(tmp_path / "out")
-            if r["cell"]["control"] == control}
+    return {r.cell.attack + "/" + r.cell.unit: r for r in load_records(tmp_path / "out")
+            if r.cell.control == control}
 
 
 def test_planted_signal_found_and_null_target_at_chance(plugins, tmp_path, cache):
     _, summary = _run(tmp_path, cache, ["csa"])
     assert not summary.errors
     real, null = _by_attack(tmp_path), _by_attack(tmp_path, "null")
-    assert real["csa/pair"]["metrics"]["auc"] > 0.9
-    lo, hi = null["csa/pair"]["metrics"]["auc_ci"]
+    assert real["csa/pair"].metrics.auc > 0.9
+    lo, hi = null["csa/pair"].metrics.auc_ci
     assert lo < 0.5 < hi
     assert ToyTargetBuilder.builds == ["none", "null"]  # one build per target, shared by cells
 
@@ -102,12 +102,12 @@ def test_planted_signal_found_and_null_target_at_chance(plugins, tmp_path, cache
 def test_record_carries_provenance(plugins, tmp_path, cache):
     _run(tmp_path, cache, ["csa"], targets=["toy"])
     rec = _by_attack(tmp_path)["csa/pair"]
-    assert rec["attack"]["version"] and rec["attack"]["plugin"] == "baselines"
-    assert rec["target"]["fingerprint"] and rec["split"]["fingerprint"]
-    assert rec["cell"]["seed"] == 0
-    assert "numpy" in rec["environment"]["packages"] and "git_revision" in rec["environment"]
-    assert rec["cost"]["target_queries"]["text"] == rec["split"]["n_members"] + rec["split"]["n_nonmembers"]
-    assert rec["threat_model"]["biometric_data_sent"] is True
+    assert rec.attack.version and rec.attack.plugin == "baselines"
+    assert rec.target.fingerprint and rec.split.fingerprint
+    assert rec.cell.seed == 0
+    assert "numpy" in rec.environment["packages"] and "git_revision" in rec.environment
+    assert rec.cost.target_queries["text"] == rec.split.n_members + rec.split.n_nonmembers
+    assert rec.threat_model.biometric_data_sent is True
 
 
 def test_text_only_attack_cannot_send_biometric_data(plugins, tmp_path, cache):
@@ -120,8 +120,8 @@ def test_failing_cell_is_recorded_and_the_run_goes_on(plugins, tmp_path, cache):
     _, summary = _run(tmp_path, cache, ["broken", "csa"], targets=["toy"])
     assert len(summary.errors) == 1 and len(summary.finished) == 2
     records = load_records(tmp_path / "out")
-    (bad,) = [r for r in records if r["status"] == "error"]
-    assert "deliberate failure" in bad["error"] and "Traceback" in bad["traceback"]
+    (bad,) = [r for r in records if r.status == "error"]
+    assert "deliberate failure" in bad.error and "Traceback" in bad.traceback
     _, again = _run(tmp_path, cache, ["broken", "csa"], targets=["toy"])
     assert len(again.resumed) == 2 and len(again.errors) == 1  # errors are retried, finished cells are not
 
@@ -131,7 +131,7 @@ def test_killed_run_resumes_without_recomputing(plugins, tmp_path, cache):
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path, cache, ["csa", "interrupting"], targets=["toy"])
     done = load_records(tmp_path / "out")
-    assert {r["cell"]["attack"] for r in done} == {"csa"}
+    assert {r.cell.attack for r in done} == {"csa"}
     _, summary = _run(tmp_path, cache, ["csa", "interrupting"], targets=["toy"])
     assert len(summary.resumed) == 2 and len(summary.finished) == 1
 
@@ -142,8 +142,8 @@ def test_blind_baseline_is_cross_fitted_and_at_chance_on_iid_split(plugins, tmp_
     recs = _by_attack(tmp_path)
     assert {"blind/pair", "blind/identity"} <= set(recs)  # model-free: one cell per unit, not per target
     assert len(load_records(tmp_path / "out")) == 2
-    assert recs["blind/pair"]["threat_model"]["biometric_data_sent"] is False
-    assert recs["blind/pair"]["cost"]["target_queries_total"] == 0
+    assert recs["blind/pair"].threat_model.biometric_data_sent is False
+    assert recs["blind/pair"].cost.target_queries_total == 0
 
 
 def test_incompatible_capabilities_reported_before_loading(plugins, tmp_path, cache):

@@ -12,7 +12,7 @@ from . import cli
 from .options import selection_options, selection_plan
 
 
-def _print_board(out_dir: Path, records: list[dict], as_json: bool, plots: bool) -> None:
+def _print_board(out_dir: Path, records: list, as_json: bool, plots: bool) -> None:
     from ..leaderboard import render_terminal, to_json, write_leaderboard
 
     tracks = write_leaderboard(out_dir, records, plots=plots)
@@ -64,8 +64,7 @@ def run_cmd(out, cache, n_boot, rerun, no_progress, no_plots, as_json, executor,
                            progress=not no_progress, rerun=rerun, executor=pool,
                            resources=Resources(cpus=1, gpus=gpus_per_task))
         summary = Runner(plan, config).run()
-    keys = {c.key(plan.attack(c).version) for c in plan.cells}
-    records = [r for r in load_records(out) if r.get("key") in keys]  # this plan's cells only
+    records = load_records(out, plan=plan)  # this plan's cells only
     if not as_json:
         click.echo(f"{len(summary.finished)} cells run, {len(summary.resumed)} resumed from {out}, "
                    f"{len(summary.errors)} failed, in {summary.seconds:.1f} s")

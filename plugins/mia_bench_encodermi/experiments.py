@@ -62,19 +62,18 @@ def _run(out: Path, attacks: list[str], targets: list[str], datasets: list[str],
 
     plan = build_plan(attacks, targets, datasets, None, [seed])
     Runner(plan, RunConfig(out, Cache(), progress=progress, rerun=rerun)).run()
-    cells = {c.key(plan.attack(c).version): c for c in plan.cells}
+    cells = {c.key: c for c in plan.cells}
     points = []
-    for rec in load_records(out):
-        cell = cells.get(rec.get("key"))
-        if cell is None or rec.get("status") != "ok":
+    for rec in load_records(out, plan=plan):
+        if not rec.ok or rec.metrics is None:
             continue
-        m = rec["metrics"]
+        cell, m = cells[rec.key], rec.metrics
         points.append({
             "variant": cell.attack.name, "options": dict(cell.attack.options), "control": cell.control,
-            "dataset": str(cell.dataset), "accuracy": m.get("decision_accuracy"), "precision": m.get("precision"),
-            "recall": m.get("recall"), "auc": m["auc"], "auc_ci": m["auc_ci"], "tpr_at_1fpr": m.get("tpr_at_1fpr"),
-            "balanced_accuracy_ci": m.get("balanced_accuracy_ci"), "info": rec.get("info", {}),
-            "train_pairs": ((rec.get("target") or {}).get("info", {}).get("training") or {}).get("train_pairs"),
+            "dataset": str(cell.dataset), "accuracy": m.decision_accuracy, "precision": m.precision,
+            "recall": m.recall, "auc": m.auc, "auc_ci": list(m.auc_ci), "tpr_at_1fpr": m.tpr_at_1fpr,
+            "balanced_accuracy_ci": list(m.balanced_accuracy_ci), "info": rec.info,
+            "train_pairs": ((rec.target.info if rec.target else {}).get("training") or {}).get("train_pairs"),
         })
     return points
 

@@ -31,15 +31,15 @@ def run_exposure(out: Path, target: str, seed: int, exposures=EXPOSURES) -> list
     plan = build_plan(list(ATTACKS), [target], [dataset_spec(e) for e in exposures], None, [seed])
     plan.cells = [c for c in plan.cells if c.unit == "identity"]
     Runner(plan, RunConfig(out / "run", Cache(), progress=True)).run()
-    keys = {c.key(plan.attack(c).version): c for c in plan.cells}
+    cells = {c.key: c for c in plan.cells}
     points = []
-    for rec in load_records(out / "run"):
-        cell = keys.get(rec.get("key"))
-        if cell is None or rec.get("status") != "ok":
+    for rec in load_records(out / "run", plan=plan):
+        if not rec.ok or rec.metrics is None or rec.threat_model is None:
             continue
+        cell = cells[rec.key]
         exposure = int(cell.dataset.options["train_photos"])
-        points.append({"attack": cell.attack.name, "exposure": exposure, "auc": rec["metrics"]["auc"],
-                       "auc_ci": rec["metrics"]["auc_ci"], "biometric": rec["threat_model"]["biometric_data_sent"]})
+        points.append({"attack": cell.attack.name, "exposure": exposure, "auc": rec.metrics.auc,
+                       "auc_ci": list(rec.metrics.auc_ci), "biometric": rec.threat_model.biometric_data_sent})
     return sorted(points, key=lambda p: (p["attack"], p["exposure"]))
 
 
