@@ -41,6 +41,7 @@ class Executor:
     """Base class: a subclass yields task outcomes from ``_run``; ``map`` orders them."""
 
     name = "base"
+    in_process = False  # True: tasks run in this process, so ``fn`` may be any callable (a bound method)
 
     def map(self, fn: Callable[[Any], Any], items: Sequence, resources: Resources = Resources(),
             desc: str | None = None, return_exceptions: bool = False) -> list:
@@ -82,6 +83,7 @@ class SerialExecutor(Executor):
     """In this process, one task after another (the default: nothing changes)."""
 
     name = "serial"
+    in_process = True
 
     def _run(self, fn, items, resources):
         for i, item in enumerate(items):

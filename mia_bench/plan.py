@@ -15,7 +15,7 @@ from typing import Any
 from .attack import Attack
 from .cache import stable_hash
 from .errors import IncompatibleError, InvalidOptionsError
-from .plugins import registry
+from .plugins import Plugins, default_plugins
 from .records import CellSpec
 from .registry import ComponentSpec, validate_options
 
@@ -72,29 +72,30 @@ class Plan:
     datasets: dict[ComponentSpec, Resolved] = field(default_factory=dict)
     defenses: dict[ComponentSpec, Resolved] = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
+    plugins: Plugins = field(default_factory=default_plugins)
 
     def attack(self, cell: Cell) -> Attack:
         return self.attacks[cell.attack].component
 
 
-def _resolve(kind: str, spec: ComponentSpec) -> Resolved:
+def _resolve(kind: str, spec: ComponentSpec, plugins: Plugins) -> Resolved:
     if kind == "dataset":  # presets in datasets/*.toml expand to a base dataset + options
         from .presets import expand_dataset_spec
 
-        resolved = _resolve_component(kind, expand_dataset_spec(spec))
+        resolved = _resolve_component(kind, expand_dataset_spec(spec), plugins)
         return Resolved(spec, resolved.component, resolved.plugin)
-    return _resolve_component(kind, spec)
+    return _resolve_component(kind, spec, plugins)
 
 
-def resolve(kind: str, spec: str | dict | ComponentSpec):
+def resolve(kind: str, spec: str | dict | ComponentSpec, plugins: Plugins | None = None):
     """Instantiate one component from its spec (e.g. an attack building shadows from another
     dataset or target); names and options are validated as in a plan."""
     spec = spec if isinstance(spec, ComponentSpec) else ComponentSpec.parse(spec)
-    return _resolve(kind, spec).component
+    return _resolve(kind, spec, plugins or default_plugins()).component
 
 
-def _resolve_component(kind: str, spec: ComponentSpec) -> Resolved:
-    entry = registry(kind).entry(spec.name)
+def _resolve_component(kind: str, spec: ComponentSpec, plugins: Plugins) -> Resolved:
+    entry = plugins.registry(kind).entry(spec.name)
     cls = entry.component
     options = validate_options(cls, kind, spec.options)
     if kind == "attack" or kind == "defense":
@@ -125,9 +126,10 @@ def build_plan(
     defenses: list[str | dict] | None = None,
     seeds: list[int] | None = None,
     settings: dict | None = None,
+    plugins: Plugins | None = None,
 ) -> Plan:
     """Resolve specs and form the cross product; raise on the first invalid name/option."""
-    plan = Plan(cells=[], settings=settings or {})
+    plan = Plan(cells=[], settings=settings or {}, plugins=plugins or default_plugins())
     for kind, specs, store in (
         ("attack", attacks, plan.attacks),
         ("dataset", datasets, plan.datasets),
@@ -135,11 +137,11 @@ def build_plan(
     ):
         for text in specs:
             spec = ComponentSpec.parse(text)
-            store.setdefault(spec, _resolve(kind, spec))
+            store.setdefault(spec, _resolve(kind, spec, plan.plugins))
     target_specs = []
     for text in targets:
         base, control = _target_base(ComponentSpec.parse(text))
-        plan.targets.setdefault(base, _resolve("target", base))
+        plan.targets.setdefault(base, _resolve("target", base, plan.plugins))
         target_specs.append((base, control))
     for (a, ra), (t, control), d, f, seed in itertools.product(
         plan.attacks.items(), target_specs, plan.datasets, plan.defenses, seeds or [0]
@@ -149,6 +151,21 @@ def build_plan(
         for unit in ra.component.units:
             cell = Cell(a, t, d, f, int(seed), unit, control)
             plan.cells.append(replace(cell, key=cell_key(cell, ra.component.version)))
+    validate(plan)
+    return plan
+
+
+def plan_from_cells(cells: list[CellSpec], plugins: Plugins) -> Plan:
+    """A plan of exactly these cells (a worker's task): only their components are resolved."""
+    plan = Plan(cells=[], plugins=plugins)
+    for c in cells:
+        spec = {kind: ComponentSpec.parse(getattr(c, kind)) for kind in ("attack", "target", "dataset", "defense")}
+        for kind, store in (("attack", plan.attacks), ("target", plan.targets), ("dataset", plan.datasets),
+                            ("defense", plan.defenses)):
+            if spec[kind] not in store:
+                store[spec[kind]] = _resolve(kind, spec[kind], plugins)
+        cell = Cell(spec["attack"], spec["target"], spec["dataset"], spec["defense"], c.seed, c.unit, c.control)
+        plan.cells.append(replace(cell, key=cell_key(cell, plan.attacks[spec["attack"]].component.version)))
     validate(plan)
     return plan
 

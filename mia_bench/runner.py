@@ -5,20 +5,20 @@ For each cell: skip it if its result is on disk (resume), else load the split, b
 grants, score, evaluate, and write the record atomically. A failing cell is recorded as
 an error and the run goes on; a re-run retries it.
 
-With a parallel executor (process pool, Ray) the pending cells are grouped by target
-(target, control, dataset, defense, seed) and each group is one task: a worker rebuilds
-the group's plan from spec strings, builds or fetches that target once and runs the
-group's cells serially, writing their records into the same results folder. Model-free
-cells are tasks of their own. Shared artefacts (worlds, trained targets, shadow models)
+There is one execution path: the pending cells are mapped, as groups, over the run's
+executor. The serial executor runs a single group of all of them here, in plan order.
+With a parallel executor (process pool, Ray) the cells are grouped by target (target,
+control, dataset, defense, seed) and each group is one task: a worker receives the
+frozen cells, resolves only their components with the driver's plugins, builds or
+fetches that target once and runs the group's cells serially, writing their records
+into the same results folder. Model-free cells are tasks of their own. Shared artefacts (worlds, trained targets, shadow models)
 meet in the cache, whose lock makes concurrent builds of one entry safe. On a cluster
 of several machines the results and cache folders must be on a shared filesystem.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
-import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -33,8 +33,7 @@ from .cache import Cache, stable_hash
 from .data import Challenge, MembershipSplit
 from .errors import MiaBenchError
 from .executor import Executor, Resources, SerialExecutor
-from .plan import Cell, Plan, build_plan
-from .registry import ComponentSpec
+from .plan import Cell, Plan, plan_from_cells
 from .records import AttackInfo, CellRecord, Cost, SplitInfo, TargetInfo, ThreatModel
 from .results import environment, finished_record, write_cell
 from .target import BuildRequest, MeteredTarget, Target
@@ -132,27 +131,66 @@ class Runner:
 
     # --- cells -------------------------------------------------------------------
     def run(self) -> RunSummary:
-        if not isinstance(self.config.executor, SerialExecutor):
-            return self._fan_out()
+        """Resume what is on disk, then map the pending cell groups over the executor: the
+        serial executor runs one group of every pending cell here, in plan order; process
+        and Ray workers get one group per target and resolve only those cells."""
+        summary, start, cfg = RunSummary(), time.perf_counter(), self.config
+        pending = []
+        for cell in self.plan.cells:
+            if not cfg.rerun and finished_record(cfg.out_dir, cell.key) is not None:
+                summary.resumed.append(cell.key)
+            else:
+                pending.append(cell)
+        if getattr(cfg.executor, "in_process", False):
+            groups = [pending] if pending else []
+            results = cfg.executor.map(self.run_group, groups, cfg.resources, return_exceptions=True)
+        else:
+            groups = list(self._target_groups(pending).values())
+            payload = self._payload()
+            results = cfg.executor.map(run_cell_group, [{**payload, "cells": g} for g in groups], cfg.resources,
+                                       return_exceptions=True, desc="cell groups" if cfg.progress else None)
+        for cells, result in zip(groups, results):
+            if isinstance(result, BaseException):  # the task itself failed: worker lost, plugin import...
+                for cell in cells:
+                    summary.errors[cell.key] = f"{type(result).__name__}: {result}"
+                    write_cell(cfg.out_dir, self._error_record(cell, self.plan.attack(cell), result))
+                continue
+            summary.finished += result.finished
+            summary.errors.update(result.errors)
+        summary.seconds = time.perf_counter() - start
+        return summary
+
+    def _target_groups(self, cells: list[Cell]) -> dict[tuple, list[Cell]]:
+        """One group per target build (model-free cells alone), so a worker builds it once."""
+        groups: dict[tuple, list[Cell]] = {}
+        for cell in cells:
+            group = (cell,) if self.plan.attack(cell).model_free else (
+                cell.target, cell.control, cell.dataset, cell.defense, cell.seed)
+            groups.setdefault(group, []).append(cell)
+        return groups
+
+    def _payload(self) -> dict:
+        cfg = self.config
+        return {"plugins": self.plan.plugins.refs(),
+                # absolute: a worker's working directory need not be ours
+                "out_dir": str(Path(cfg.out_dir).resolve()), "cache_root": str(cfg.cache.root.resolve()),
+                "n_boot": cfg.n_boot, "folds": cfg.folds}
+
+    def run_group(self, cells: list[Cell]) -> RunSummary:
+        """Run these cells here, one by one; a failing cell is recorded and the rest go on."""
         summary = RunSummary()
-        start = time.perf_counter()
-        cells = self.plan.cells
         bar = _progress(cells, self.config.progress)
         for cell in bar:
-            attack, key = self.plan.attack(cell), cell.key
+            attack = self.plan.attack(cell)
             if hasattr(bar, "set_description"):
                 bar.set_description(f"{cell.attack.name} on {cell.target_label} [{cell.unit}]")
-            if not self.config.rerun and finished_record(self.config.out_dir, key) is not None:
-                summary.resumed.append(key)
-                continue
             try:
                 self._run_cell(cell, attack)
-                summary.finished.append(key)
+                summary.finished.append(cell.key)
             except Exception as exc:  # recorded, and the run goes on
                 log.warning("cell %s failed: %s", cell.to_dict(), exc)
-                summary.errors[key] = f"{type(exc).__name__}: {exc}"
+                summary.errors[cell.key] = f"{type(exc).__name__}: {exc}"
                 write_cell(self.config.out_dir, self._error_record(cell, attack, exc))
-        summary.seconds = time.perf_counter() - start
         return summary
 
     def context_for(self, cell: Cell, split: MembershipSplit) -> AttackContext:
@@ -171,38 +209,6 @@ class Runner:
             target_spec=str(cell.target),
             executor=self.config.executor,
         )
-
-    def _fan_out(self) -> RunSummary:
-        """Run the pending cells as tasks on the executor, one task per target group;
-        cells already on disk are resumed here and never sent to a worker."""
-        summary, start, cfg = RunSummary(), time.perf_counter(), self.config
-        groups: dict[tuple, list[tuple[Cell, Attack, str]]] = {}
-        for cell in self.plan.cells:
-            attack, key = self.plan.attack(cell), cell.key
-            if not cfg.rerun and finished_record(cfg.out_dir, key) is not None:
-                summary.resumed.append(key)
-                continue
-            group = (cell,) if attack.model_free else (cell.target, cell.control, cell.dataset, cell.defense, cell.seed)
-            groups.setdefault(group, []).append((cell, attack, key))
-        refs = plugin_refs() if groups else []
-        payloads = [{"cells": [c.to_dict() for c, _, _ in members], "keys": [k for _, _, k in members],
-                     # absolute: a worker's working directory need not be ours
-                     "out_dir": str(Path(cfg.out_dir).resolve()), "cache_root": str(cfg.cache.root.resolve()),
-                     "n_boot": cfg.n_boot,
-                     "folds": cfg.folds, "rerun": cfg.rerun, "plugins": refs} for members in groups.values()]
-        results = cfg.executor.map(run_cell_group, payloads, cfg.resources, return_exceptions=True,
-                                   desc="cell groups" if cfg.progress else None)
-        for members, result in zip(groups.values(), results):
-            if isinstance(result, BaseException):  # the task itself failed: worker lost, plugin import...
-                for cell, attack, key in members:
-                    summary.errors[key] = f"{type(result).__name__}: {result}"
-                    write_cell(cfg.out_dir, self._error_record(cell, attack, result))
-                continue
-            summary.finished += result["finished"]
-            summary.resumed += result["resumed"]
-            summary.errors.update(result["errors"])
-        summary.seconds = time.perf_counter() - start
-        return summary
 
     def _run_cell(self, cell: Cell, attack: Attack) -> None:
         split = self.split(cell)
@@ -307,56 +313,17 @@ def _progress(cells: list[Cell], enabled: bool):
     return tqdm(cells, unit="cell", dynamic_ncols=True)
 
 
-# --- fan-out: what a worker process runs ------------------------------------------
-def plugin_refs() -> list[tuple[str, str]]:
-    """The registered plugins as importable ``module[:attribute]`` references, so that a
-    worker registers exactly the driver's plugins (entry points, or ones a test added)."""
-    from types import ModuleType
+# --- what a worker process runs ------------------------------------------------------
+def run_cell_group(payload: dict) -> RunSummary:
+    """One task on a process or Ray worker: resolve exactly the given cells with the driver's
+    plugins and run them here, serially, writing their records into the run's folder."""
+    from .plugins import Plugins
 
-    from .plugins import load_plugins
-
-    refs = []
-    for name, plugin in load_plugins().list_name_plugin():
-        if isinstance(plugin, ModuleType):
-            refs.append((name, plugin.__name__))
-            continue
-        module = sys.modules.get(getattr(plugin, "__module__", None) or "")
-        attr = next((k for k, v in vars(module).items() if v is plugin), None) if module else None
-        if attr is None:
-            raise MiaBenchError(f"Plugin {name!r} ({plugin!r}) cannot be loaded in a worker process: register a "
-                                "module or a module-level object, or run with the serial executor.")
-        refs.append((name, f"{module.__name__}:{attr}"))
-    return refs
-
-
-def _import_ref(ref: str) -> Any:
-    module, _, attr = ref.partition(":")
-    obj = importlib.import_module(module)
-    return getattr(obj, attr) if attr else obj
-
-
-def run_cell_group(payload: dict) -> dict:
-    """One task: run some cells of a plan here, serially, writing their records into the
-    run's folder. Everything arrives as plain data (spec strings, paths, plugin references)."""
-    from .testing import isolated_plugins  # swaps in exactly the driver's plugins, then restores
-
-    with isolated_plugins(*[(name, _import_ref(ref)) for name, ref in payload["plugins"]]):
-        cells = payload["cells"]
-        targets = []
-        for c in cells:
-            spec = ComponentSpec.parse(c["target"])
-            if c["control"] != "none":
-                spec = ComponentSpec(spec.name, spec.arg, {**spec.options, "control": c["control"]})
-            targets.append(str(spec))
-        plan = build_plan(list(dict.fromkeys(c["attack"] for c in cells)), list(dict.fromkeys(targets)),
-                          list(dict.fromkeys(c["dataset"] for c in cells)),
-                          list(dict.fromkeys(c["defense"] for c in cells)),
-                          list(dict.fromkeys(c["seed"] for c in cells)))
-        keys = set(payload["keys"])
-        plan.cells = [c for c in plan.cells if c.key in keys]
-        if len(plan.cells) != len(keys):
-            raise MiaBenchError(f"a worker rebuilt {len(plan.cells)} of {len(keys)} cells from their specs: {cells}")
-        config = RunConfig(Path(payload["out_dir"]), Cache(payload["cache_root"]), n_boot=payload["n_boot"],
-                           folds=payload["folds"], progress=False, rerun=payload["rerun"])  # serial: no nested pools
-        summary = Runner(plan, config).run()
-    return {"finished": summary.finished, "resumed": summary.resumed, "errors": summary.errors}
+    cells: list[Cell] = payload["cells"]
+    plan = plan_from_cells([c.spec() for c in cells], Plugins.from_refs(payload["plugins"]))
+    if [c.key for c in plan.cells] != [c.key for c in cells]:
+        raise MiaBenchError(f"a worker resolved cells {[c.key for c in plan.cells]} where the driver sent "
+                            f"{[c.key for c in cells]}: its plugins or versions differ from the driver's")
+    config = RunConfig(Path(payload["out_dir"]), Cache(payload["cache_root"]), n_boot=payload["n_boot"],
+                       folds=payload["folds"], progress=False)  # serial inside a task: no nested pools
+    return Runner(plan, config).run_group(plan.cells)

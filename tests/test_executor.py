@@ -75,8 +75,8 @@ test_plugin = _TestPlugin()  # module level: worker processes import it by refer
 def plugins():
     from mia_bench import plugins as pl
 
-    pl.load_plugins()
-    keep = [(name, pl.pm.get_plugin(name)) for name in ("baselines", "defaults")]
+    installed = pl.default_plugins().load()
+    keep = [(name, installed.get_plugin(name)) for name in ("baselines", "defaults")]
     with isolated_plugins(toy_plugin, test_plugin, *keep):
         yield
 

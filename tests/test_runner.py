@@ -71,8 +71,8 @@ class _TestAttacks:
 def plugins():
     from mia_bench import plugins as pl
 
-    pl.load_plugins()
-    keep = [(name, pl.pm.get_plugin(name)) for name in ("baselines", "defaults")]
+    installed = pl.default_plugins().load()
+    keep = [(name, installed.get_plugin(name)) for name in ("baselines", "defaults")]
     with isolated_plugins(toy_plugin, _TestAttacks(), *keep):
         ToyTargetBuilder.builds.clear()
         yield

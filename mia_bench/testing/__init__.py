@@ -17,6 +17,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ..data import Identity, Samples, World
+from ..plugins import Plugins, use_plugins
 from ..splits import SplitConfig, identity_split
 from ..target import Target
 
@@ -122,31 +123,14 @@ def toy_split(seed: int = 0, n: int = 10, **kw):
 
 
 @contextlib.contextmanager
-def isolated_plugins(*plugins: object, load_entry_points: bool = False) -> Iterator[None]:
-    """Run a block with only the given plugins registered (plus entry points if asked).
+def isolated_plugins(*plugins: object, load_entry_points: bool = False) -> Iterator[Plugins]:
+    """Run a block with only the given plugins registered (plus entry points if asked): a
+    :class:`~mia_bench.plugins.Plugins` of its own is the default inside the block.
 
     Each plugin is an object/module, or a ``(name, plugin)`` pair to keep its name.
     """
-    from .. import plugins as pl
-
-    saved = (list(pl.pm.list_name_plugin()), pl._loaded, dict(pl._registries))
-    for _, plugin in saved[0]:
-        pl.pm.unregister(plugin)
-    pl._loaded = not load_entry_points
-    pl._registries.clear()
-    try:
-        for plugin in plugins:
-            name, obj = plugin if isinstance(plugin, tuple) else (None, plugin)
-            pl.register_plugin(obj, name)
-        yield
-    finally:
-        for _, plugin in list(pl.pm.list_name_plugin()):
-            pl.pm.unregister(plugin)
-        for name, plugin in saved[0]:
-            pl.pm.register(plugin, name=name)
-        pl._loaded = saved[1]
-        pl._registries.clear()
-        pl._registries.update(saved[2])
+    with use_plugins(Plugins.of(*plugins, entry_points=load_entry_points)) as own:
+        yield own
 
 
 TOY_RECIPE = {"name": "toy", "arch": "toy", "algorithm": "clip-contrastive"}
