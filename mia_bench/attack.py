@@ -116,7 +116,8 @@ class Attack:
     uses_shadow_models: ClassVar[bool] = False
 
     def __init__(self, options: "BaseModel | None" = None):
-        self.options = options
+        # ``MyAttack()`` gets its default options, as a plan would build them from a bare name
+        self.options = options if options is not None or self.Options is None else self.Options()
 
     @classmethod
     def sends_biometrics(cls) -> bool:

@@ -23,7 +23,7 @@ class Defense:
     Options: ClassVar[type["BaseModel"] | None] = None
 
     def __init__(self, options: "BaseModel | None" = None):
-        self.options = options
+        self.options = options if options is not None or self.Options is None else self.Options()
 
     def apply_recipe(self, recipe: dict) -> dict:
         return recipe

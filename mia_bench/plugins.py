@@ -117,6 +117,10 @@ class Plugins:
         if kind not in self._registries:
             pm = self.load()
             reg: Registry = Registry(kind)
+            if kind == "defense":  # every plan has a defense axis: its default is part of the core
+                from .defense import NoDefense
+
+                reg.register(NoDefense, "mia_bench")
             for impl in reversed(getattr(pm.hook, f"register_{kind}s").get_hookimpls()):
                 plugin_name = pm.get_name(impl.plugin) or "?"
                 impl.function(register=lambda comp, _p=plugin_name: reg.register(comp, _p))

@@ -88,6 +88,27 @@ def challenge_subset(challenge: Challenge, rows: np.ndarray) -> Challenge:
     return Challenge(challenge.unit, samples, evidence)
 
 
+def cross_fit(attack: Attack, target: Target | None, challenge: Challenge, labels: np.ndarray,
+              context: AttackContext, folds: int = 5) -> AttackOutput:
+    """k-fold cross-fitting of a supervised attack by group: no row is scored by a model that
+    saw its label, or the label of another row of the same person (which would leak it
+    through the name)."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    n = len(challenge)
+    scores = np.zeros(n)
+    decisions = np.zeros(n, dtype=bool)
+    splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=context.seed)
+    for train_idx, test_idx in splitter.split(np.zeros(n), labels, groups=row_groups(challenge)):
+        fold_attack = type(attack)(attack.options)
+        fold_attack.fit(challenge_subset(challenge, train_idx), labels[train_idx], context)
+        out = fold_attack.run(target, challenge_subset(challenge, test_idx), context)
+        scores[test_idx] = out.validated(len(test_idx), attack.name).scores
+        if out.decisions is not None:
+            decisions[test_idx] = out.decisions
+    return AttackOutput(scores=scores, decisions=decisions, info={"cross_fit_folds": folds})
+
+
 class Runner:
     def __init__(self, plan: Plan, config: RunConfig):
         self.plan, self.config = plan, config
@@ -95,6 +116,16 @@ class Runner:
         self._splits: dict[Any, MembershipSplit] = {}
         self._targets: dict[Any, Target | BaseException] = {}
         self._utility: dict[str, dict] = {}
+        self._environment: dict | None = None
+
+    def environment(self) -> dict:
+        """Package versions, git revision, and every plugin's distribution and version (third
+        parties' too), recorded in each result."""
+        if self._environment is None:
+            plugins = {p["name"]: {"distribution": p["distribution"], "version": p["version"], "module": p["module"]}
+                       for p in self.plan.plugins.info()}
+            self._environment = {**environment(), "plugins": plugins}
+        return self._environment
 
     # --- shared artefacts, built once per run and cached on disk ------------------
     def split(self, cell: Cell) -> MembershipSplit:
@@ -225,7 +256,7 @@ class Runner:
         context = self.context_for(cell, split)
         t0 = time.perf_counter()
         if attack.supervised:
-            output = self._cross_fit(attack, target, challenge, labels, context)
+            output = cross_fit(attack, target, challenge, labels, context, self.config.folds)
         else:
             output = attack.run(target, challenge, context)
         seconds = time.perf_counter() - t0
@@ -238,24 +269,6 @@ class Runner:
             arrays["decisions"] = output.decisions
         arrays.update({f"feature_{k}": np.asarray(v) for k, v in output.features.items()})
         write_cell(self.config.out_dir, record, arrays)
-
-    def _cross_fit(self, attack, target, challenge, labels, context) -> AttackOutput:
-        """k-fold cross-fitting by group: no row is scored by a model that saw its label, or
-        the label of another row of the same person (which would leak it through the name)."""
-        from sklearn.model_selection import StratifiedGroupKFold
-
-        n = len(challenge)
-        scores = np.zeros(n)
-        decisions = np.zeros(n, dtype=bool)
-        folds = StratifiedGroupKFold(self.config.folds, shuffle=True, random_state=context.seed)
-        for train_idx, test_idx in folds.split(np.zeros(n), labels, groups=row_groups(challenge)):
-            fold_attack = type(attack)(attack.options)
-            fold_attack.fit(challenge_subset(challenge, train_idx), labels[train_idx], context)
-            out = fold_attack.run(target, challenge_subset(challenge, test_idx), context)
-            scores[test_idx] = out.validated(len(test_idx), attack.name).scores
-            if out.decisions is not None:
-                decisions[test_idx] = out.decisions
-        return AttackOutput(scores=scores, decisions=decisions, info={"cross_fit_folds": self.config.folds})
 
     def _record(self, cell, attack, split, target, output, report, seconds) -> CellRecord:
         resolved = self.plan.attacks[cell.attack]
@@ -290,7 +303,7 @@ class Runner:
                 shadow_models_trained=int(output.info.get("shadow_models_trained", 0)),
             ),
             info=output.info,
-            environment=environment(),
+            environment=self.environment(),
         )
 
     def _error_record(self, cell: Cell, attack: Attack, exc: BaseException) -> CellRecord:
@@ -301,7 +314,7 @@ class Runner:
             attack=AttackInfo(attack.name, attack.version),
             error=f"{type(exc).__name__}: {exc}",
             traceback="".join(traceback.format_exception(exc)),
-            environment=environment(),
+            environment=self.environment(),
         )
 
 

@@ -11,21 +11,9 @@ import sys
 import click
 
 from ..errors import MiaBenchError
+from .group import cli
 
-
-class _Group(click.Group):
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except MiaBenchError as exc:
-            click.secho(f"Error: {exc}", fg="red", err=True)
-            sys.exit(2)
-
-
-@click.group(cls=_Group)
-@click.version_option(package_name="mia-bench")
-def cli() -> None:
-    """Membership-inference attacks on contrastive models (CLIP, CLAP): run, compare, audit."""
+__all__ = ["cli", "main"]
 
 
 def _register_commands() -> None:

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from . import cli
+from .group import cli
 from .options import selection_options, selection_plan
 
 KIND_CHOICES = ("attacks", "targets", "datasets", "defenses", "suites")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..executor import EXECUTORS
-from . import cli
+from .group import cli
 from .options import selection_options, selection_plan
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -15,24 +14,11 @@ from mia_bench.errors import InvalidOptionsError, MissingWeightsError
 from mia_bench.target import BuildRequest, Target, TargetBuilder
 from mia_bench.training import TrainedTargetBuilder, training_bar
 
+from .configs import CONFIG_DIR, model_config, register_model_configs  # noqa: F401  (re-exported)
 from .recipe import AUGMENTATIONS, Recipe
 
 log = logging.getLogger(__name__)
-CONFIG_DIR = Path(__file__).parent / "model_configs"
 IMAGE_CAPS = frozenset({"text", "image", "gradients"})
-
-
-@lru_cache(maxsize=1)
-def register_model_configs() -> tuple[str, ...]:
-    """Register this plugin's JSON model configs with open_clip (no download) once."""
-    import open_clip
-
-    open_clip.add_model_config(CONFIG_DIR)
-    return tuple(sorted(p.stem for p in CONFIG_DIR.glob("*.json")))
-
-
-def model_config(arch: str) -> dict:
-    return json.loads((CONFIG_DIR / f"{arch}.json").read_text())
 
 
 def create_random_model(arch: str, seed: int):

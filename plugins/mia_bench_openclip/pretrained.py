@@ -59,7 +59,7 @@ def load_checkpoint_model(path: Path, arch: str | None):
     state_dict = state.get("state_dict", state) if isinstance(state, dict) else state
     state_dict = {k.removeprefix("module."): v for k, v in state_dict.items()}
     if isinstance(state, dict) and "model_cfg" in state:  # written by mia-bench: self-describing
-        from .builders import register_model_configs
+        from .configs import register_model_configs
 
         register_model_configs()
         arch = arch or state.get("arch")
