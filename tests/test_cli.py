@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from mia_bench.cli import _register_commands, cli
@@ -71,3 +72,14 @@ def test_a_defense_sweep_writes_the_privacy_utility_report(tmp_path):
     assert result.exit_code == 0, result.output
     report = (out / "privacy_utility.md").read_text()
     assert "early-stopping(1)" in report and (out / "plots" / "privacy_utility.png").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-a", "blind?features=bogus", "-t", "clip-micro-vit"], "features='bogus': Input should be 'text', 'media' or 'both'"),
+    (["-a", "csa", "-t", "clip-micro-vit?augment=bogus"], "augment='bogus': Input should be"),
+    (["-a", "csa", "-t", "clap-micro?algorithm=byol", "-d", "pii-voices"], "algorithm='byol': Input should be 'clip' or 'simclr'"),
+])
+def test_validate_rejects_fixed_choice_options_before_loading(args, message):
+    _register_commands()
+    result = CliRunner().invoke(cli, ["validate", *args])
+    assert result.exit_code != 0 and message in result.output, result.output

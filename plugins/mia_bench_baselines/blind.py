@@ -13,6 +13,8 @@ name's n-grams slightly enriched among non-members); that is not a shift.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from pydantic import BaseModel, Field
 
@@ -21,7 +23,7 @@ from mia_bench.data import Challenge
 
 
 class BlindOptions(BaseModel):
-    features: str = Field("both", description="text, media or both")
+    features: Literal["text", "media", "both"] = Field("both", description="text, media or both")
     C: float = Field(1.0, gt=0, description="inverse L2 regularisation of the logistic regression")
 
 

@@ -3,6 +3,8 @@ LAION-CLAP checkpoints from a local file (``laion_clap:/path/to/630k-audioset-be
 
 from __future__ import annotations
 
+from typing import Literal
+
 import json
 from pathlib import Path
 from pydantic import BaseModel, Field
@@ -19,7 +21,7 @@ AUDIO_CAPS = frozenset({"text", "audio", "gradients"})
 
 class ClapTrainOptions(ClapRecipe):
     device: str = Field("auto", description="auto, cpu or cuda[:N] (not part of the cache key)")
-    algorithm: str = Field("clip", description="clip (audio-text contrastive, laion_clap's ClipLoss) or simclr "
+    algorithm: Literal["clip", "simclr"] = Field("clip", description="clip (audio-text contrastive, laion_clap's ClipLoss) or simclr "
                                                "(audio tower only; the target then has no text encoder)")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from mia_bench.training import TrainingRecipe
@@ -15,4 +17,4 @@ class ClapRecipe(TrainingRecipe):
 
     epochs: int = Field(60, ge=1, description="training epochs")
     batch_size: int = Field(64, ge=2, description="pairs per batch")
-    augment: str = Field("shift", description="training augmentation: none, shift (circular time shift), shift_gain")
+    augment: Literal["none", "shift", "shift_gain"] = Field("shift", description="training augmentation: none, shift (circular time shift), shift_gain")

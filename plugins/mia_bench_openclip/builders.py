@@ -3,6 +3,8 @@ pretrained open_clip models (``open_clip:MODEL/TAG`` or ``open_clip:/path/to/ckp
 
 from __future__ import annotations
 
+from typing import Literal
+
 import json
 import logging
 from pathlib import Path
@@ -49,7 +51,7 @@ class _DropMessage(logging.Filter):
 
 class TrainOptions(Recipe):
     device: str = Field("auto", description="auto, cpu or cuda[:N] (not part of the cache key)")
-    algorithm: str = Field("clip", description="clip (image-text contrastive) or simclr (image tower only, "
+    algorithm: Literal["clip", "simclr"] = Field("clip", description="clip (image-text contrastive) or simclr (image tower only, "
                                                "EncoderMI's native setting; the target has no text encoder)")
 
 
