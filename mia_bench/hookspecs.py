@@ -8,7 +8,7 @@ misspelled hook raises instead of being silently ignored.
 Each ``register_*`` hook is called once, the first time components of that kind are
 needed, with a ``register`` callback; the plugin calls ``register(ComponentClass)`` for
 each component it provides. Component classes are described in ``mia_bench.attack``,
-``mia_bench.target``, ``mia_bench.dataset`` and ``mia_bench.defense``.
+``mia_bench.target``, ``mia_bench.dataset``, ``mia_bench.defense`` and ``mia_bench.report``.
 """
 
 from __future__ import annotations
@@ -55,6 +55,15 @@ def register_defenses(register: Callable[[type], None]) -> None:
 
     Call ``register(cls)`` with a subclass of :class:`mia_bench.defense.Defense`, which
     changes a target's training recipe and/or which checkpoint is released.
+    """
+
+
+@hookspec
+def register_reports(register: Callable[[type], None]) -> None:
+    """Register reports.
+
+    Call ``register(cls)`` with a subclass of :class:`mia_bench.report.Report`, which turns
+    a results folder's records into tables and plots (``mia-bench report NAME --out DIR``).
     """
 
 

@@ -98,7 +98,7 @@ def _resolve_component(kind: str, spec: ComponentSpec, plugins: Plugins) -> Reso
     entry = plugins.registry(kind).entry(spec.name)
     cls = entry.component
     options = validate_options(cls, kind, spec.options)
-    if kind == "attack" or kind == "defense":
+    if kind in ("attack", "defense", "report"):
         obj = cls(options)
     else:
         obj = cls(spec.arg, options)

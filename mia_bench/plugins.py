@@ -121,6 +121,10 @@ class Plugins:
                 from .defense import NoDefense
 
                 reg.register(NoDefense, "mia_bench")
+            if kind == "report":
+                from .report import PrivacyUtilityReport
+
+                reg.register(PrivacyUtilityReport, "mia_bench")
             for impl in reversed(getattr(pm.hook, f"register_{kind}s").get_hookimpls()):
                 plugin_name = pm.get_name(impl.plugin) or "?"
                 impl.function(register=lambda comp, _p=plugin_name: reg.register(comp, _p))

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import InvalidOptionsError, MiaBenchError, UnknownComponentError
 
-KINDS = ("attack", "target", "dataset", "defense")
+KINDS = ("attack", "target", "dataset", "defense", "report")
 T = TypeVar("T")
 
 

@@ -83,3 +83,19 @@ def test_validate_rejects_fixed_choice_options_before_loading(args, message):
     _register_commands()
     result = CliRunner().invoke(cli, ["validate", *args])
     assert result.exit_code != 0 and message in result.output, result.output
+
+
+def test_report_command_runs_a_registered_report_on_saved_records(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parent.parent / "leaderboards" / "defenses-quick"
+    out = tmp_path / "run"
+    shutil.copytree(src / "cells", out / "cells")
+    _register_commands()
+    result = CliRunner().invoke(cli, ["report", "privacy-utility", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = (out / "privacy_utility.md").read_text()
+    assert "early-stopping(5)" in table and table.count("\n|") > 10
+    bad = CliRunner().invoke(cli, ["report", "privacy-utilty", "--out", str(out)])
+    assert bad.exit_code != 0 and "Did you mean 'privacy-utility'" in bad.output

@@ -9,7 +9,7 @@ import click
 from .group import cli
 from .options import selection_options, selection_plan
 
-KIND_CHOICES = ("attacks", "targets", "datasets", "defenses", "suites")
+KIND_CHOICES = ("attacks", "targets", "datasets", "defenses", "reports", "suites")
 
 
 def _component_rows(kind: str) -> list[dict]:
@@ -32,7 +32,7 @@ def _component_rows(kind: str) -> list[dict]:
 @click.argument("kind", type=click.Choice(KIND_CHOICES))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def ls_cmd(kind: str, as_json: bool) -> None:
-    """List registered attacks, targets, datasets, defenses or named suites."""
+    """List registered attacks, targets, datasets, defenses, reports or named suites."""
     if kind == "suites":
         from ..suites import load_suite, named_suites
 

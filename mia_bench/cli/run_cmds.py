@@ -101,6 +101,23 @@ def leaderboard_cmd(out, no_plots, as_json, readme) -> None:
         click.echo(f"Updated the leaderboard block in {readme}")
 
 
+@cli.command("report")
+@click.argument("name")
+@click.option("--out", "-o", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True,
+              help="Results folder of a run (its records are the report's input).")
+def report_cmd(name, out) -> None:
+    """Write a registered report (`mia-bench ls reports`) from a run's saved records."""
+    from ..plan import resolve
+    from ..records import load_records
+
+    report = resolve("report", name)
+    records = load_records(out)
+    if not records:
+        raise click.ClickException(f"No results under {out}/cells. Run `mia-bench run --out {out}` first.")
+    for path in report.write(records, out):
+        click.echo(f"wrote {path}")
+
+
 @cli.command("privacy-utility")
 @click.option("--out", "-o", type=click.Path(path_type=Path, exists=True), default=Path("runs/defenses-quick"),
               help="Results folder of a run with defenses.")
