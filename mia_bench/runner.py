@@ -156,9 +156,14 @@ class Runner:
         return summary
 
     def context_for(self, cell: Cell, split: MembershipSplit) -> AttackContext:
-        """The context an attack gets in this cell (its named random stream, aux data, cache)."""
+        """The context an attack gets in this cell (its named random stream, aux data, cache).
+
+        The stream follows the run seed and the attack's resolved configuration only, never
+        the rest of the cell: one attack configuration draws the same numbers on the target,
+        its null control and every defense of a seed (common random numbers), and scores the
+        same in every table that runs it, however its spec is spelled."""
         builder = self.plan.targets[cell.target].component
-        stream = np.random.default_rng([cell.seed, int(stable_hash(cell.to_dict(), 8), 16)])
+        stream = np.random.default_rng([cell.seed, attack_stream(self.plan.attack(cell))])
         return AttackContext(
             auxiliary=split.auxiliary,
             rng=stream,
@@ -297,6 +302,12 @@ class Runner:
             traceback="".join(traceback.format_exception(exc)),
             environment=environment(),
         )
+
+
+def attack_stream(attack: Attack) -> int:
+    """The 32-bit stream id of an attack configuration: its name and resolved options."""
+    options = attack.options.model_dump() if attack.options is not None else {}
+    return int(stable_hash({"attack": attack.name, "options": options}, 8), 16)
 
 
 def _progress(cells: list[Cell], enabled: bool):
