@@ -232,7 +232,8 @@ class Runner:
         report = metrics.evaluate(output.scores, labels, output.decisions, n_boot=self.config.n_boot, seed=cell.seed,
                                   groups=row_groups(challenge))
         record = self._record(cell, attack, split, target, output, report, seconds)
-        arrays = {"scores": output.scores, "labels": labels, "ids": np.array(challenge.samples.ids)}
+        arrays = {"scores": output.scores, "labels": labels, "ids": np.array(challenge.samples.ids),
+                  "groups": row_groups(challenge)}  # the identity of each row: the leaderboard resamples by it
         if output.decisions is not None:
             arrays["decisions"] = output.decisions
         arrays.update({f"feature_{k}": np.asarray(v) for k, v in output.features.items()})
