@@ -29,7 +29,7 @@ def cli() -> None:
 
 
 def _register_commands() -> None:
-    from . import inspect_cmds, run_cmds  # noqa: F401  (commands attach to `cli`)
+    from . import export_cmds, inspect_cmds, run_cmds  # noqa: F401  (commands attach to `cli`)
     from ..plugins import load_plugins
 
     try:
