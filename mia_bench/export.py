@@ -2,7 +2,9 @@
 
 One row per (cell, sample) (a cell is one seed), with the cell's provenance repeated on
 each row, so that any statistic of the leaderboard can be recomputed from the table
-alone: ``df.groupby("key")`` gives each cell's scores and labels.
+alone: ``df.groupby("key")`` gives each cell's scores and labels. Read the CSV with
+``pd.read_csv(path, keep_default_na=False, na_values=[""])``: pandas' default reads the
+control value ``null`` as a missing value.
 """
 
 from __future__ import annotations
