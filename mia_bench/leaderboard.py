@@ -337,7 +337,7 @@ def _seed_scores(record: CellRecord, out_dir: Path):
 def _aggregate_row(seed_rows: list[Row], by_key: dict, out_dir: Path, dataset: str, unit: str, n_boot: int):
     from .aggregate import AggRow, aggregate_seeds, row_flags
 
-    seed_rows = sorted(seed_rows, key=lambda r: r.seed)
+    seed_rows = _one_per_seed(seed_rows, by_key)
     first, ok = seed_rows[0], [r for r in seed_rows if not r.error]
     row = AggRow(key=first.key, attack=first.attack, target=first.target, defense=first.defense, seed=first.seed,
                  control=first.control, model_free=first.model_free, biometric=first.biometric, dataset=dataset,
@@ -369,6 +369,24 @@ def _aggregate_row(seed_rows: list[Row], by_key: dict, out_dir: Path, dataset: s
     row.n = " ".join(dict.fromkeys(r.n for r in ok)) + f" x{len(ok)}"
     row.flags = row_flags(row)
     return row, seeds, agg.replicates["auc"]
+
+
+def _one_per_seed(seed_rows: list[Row], by_key: dict) -> list[Row]:
+    """A folder can hold two records of one seed (an older attack version next to a re-run):
+    the newest finished one counts, so a seed is never counted twice."""
+    import logging
+
+    best: dict[int, Row] = {}
+    for r in seed_rows:
+        rank = (r.error is None, by_key[r.key].created or "")
+        if r.seed in best:
+            logging.getLogger(__name__).warning("two records of %s on %s, seed %s: using the newest finished one",
+                                                r.attack, r.target, r.seed)
+            old = best[r.seed]
+            if rank <= (old.error is None, by_key[old.key].created or ""):
+                continue
+        best[r.seed] = r
+    return [best[s] for s in sorted(best)]
 
 
 def _mean(values: list) -> float | None:
