@@ -165,7 +165,12 @@ def auc_bootstrap(scores, labels, n_boot: int = 1000, seed: int = 0, groups=None
     g = _check_groups(groups, s.size)
     rng = np.random.default_rng(seed)
     w_pos, w_neg = _class_weights(y, g, n_boot, rng, True), _class_weights(y, g, n_boot, rng, False)
-    pos, neg = s[y], s[~y]
+    return weighted_aucs(s[y], s[~y], w_pos, w_neg)
+
+
+def weighted_aucs(pos: np.ndarray, neg: np.ndarray, w_pos: np.ndarray, w_neg: np.ndarray) -> np.ndarray:
+    """AUC under each row of multiplicities: ``w_pos`` (B, members), ``w_neg`` (B, non-members)."""
+    n_boot = w_pos.shape[0]
     order = np.argsort(neg, kind="mergesort")
     neg_sorted, w_neg = neg[order], w_neg[:, order]
     cum = np.concatenate([np.zeros((n_boot, 1)), np.cumsum(w_neg, axis=1)], axis=1)

@@ -225,9 +225,14 @@ class Runner:
         return summary
 
     def context_for(self, cell: Cell, split: MembershipSplit) -> AttackContext:
-        """The context an attack gets in this cell (its named random stream, aux data, cache)."""
+        """The context an attack gets in this cell (its named random stream, aux data, cache).
+
+        The stream follows the run seed and the attack's resolved configuration only, never
+        the rest of the cell: one attack configuration draws the same numbers on the target,
+        its null control and every defense of a seed (common random numbers), and scores the
+        same in every table that runs it, however its spec is spelled."""
         builder = self.plan.targets[cell.target].component
-        stream = np.random.default_rng([cell.seed, int(stable_hash(cell.to_dict(), 8), 16)])
+        stream = np.random.default_rng([cell.seed, attack_stream(self.plan.attack(cell))])
         return AttackContext(
             auxiliary=split.auxiliary,
             rng=stream,
@@ -264,7 +269,8 @@ class Runner:
         report = metrics.evaluate(output.scores, labels, output.decisions, n_boot=self.config.n_boot, seed=cell.seed,
                                   groups=row_groups(challenge))
         record = self._record(cell, attack, split, target, output, report, seconds)
-        arrays = {"scores": output.scores, "labels": labels, "ids": np.array(challenge.samples.ids)}
+        arrays = {"scores": output.scores, "labels": labels, "ids": np.array(challenge.samples.ids),
+                  "groups": row_groups(challenge)}  # the identity of each row: the leaderboard resamples by it
         if output.decisions is not None:
             arrays["decisions"] = output.decisions
         arrays.update({f"feature_{k}": np.asarray(v) for k, v in output.features.items()})
@@ -316,6 +322,12 @@ class Runner:
             traceback="".join(traceback.format_exception(exc)),
             environment=self.environment(),
         )
+
+
+def attack_stream(attack: Attack) -> int:
+    """The 32-bit stream id of an attack configuration: its name and resolved options."""
+    options = attack.options.model_dump() if attack.options is not None else {}
+    return int(stable_hash({"attack": attack.name, "options": options}, 8), 16)
 
 
 def _progress(cells: list[Cell], enabled: bool):

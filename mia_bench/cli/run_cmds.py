@@ -12,15 +12,24 @@ from .group import cli
 from .options import selection_options, selection_plan
 
 
-def _print_board(out_dir: Path, records: list, as_json: bool, plots: bool) -> None:
-    from ..leaderboard import render_terminal, to_json, write_leaderboard
+def _print_board(out_dir: Path, records: list, as_json: bool, plots: bool, n_boot: int = 1000) -> list:
+    from ..leaderboard import aggregate_json, render_terminal, write_leaderboard
 
-    tracks = write_leaderboard(out_dir, records, plots=plots)
+    tracks = write_leaderboard(out_dir, records, plots=plots, n_boot=n_boot)  # one row over all seeds
     if as_json:
-        click.echo(json.dumps(to_json(tracks), indent=2, default=str))
+        click.echo(json.dumps(aggregate_json(tracks), indent=2, default=str))
     else:
         render_terminal(tracks)
+        seeds = sorted({s for t in tracks for r in t.rows for s in r.seeds})
+        click.echo(f"Rows aggregate seeds {', '.join(map(str, seeds))}: mean AUC, two-level bootstrap CI, "
+                   "TPR on the pooled scores.")
+        for t in tracks:
+            for r in t.rows:
+                for flag in r.flags:
+                    click.secho(f"  {flag.upper()}: {r.attack} on {r.target} ({t.title}): AUC {r.auc:.3f} "
+                                f"[{r.auc_ci[0]:.3f}, {r.auc_ci[1]:.3f}]", fg="yellow")
         click.echo(f"Leaderboard written to {out_dir}/leaderboard.md (.csv, .json)" + (", plots/" if plots else ""))
+    return tracks
 
 
 @cli.command("run")
@@ -68,7 +77,7 @@ def run_cmd(out, cache, n_boot, rerun, no_progress, no_plots, as_json, executor,
     if not as_json:
         click.echo(f"{len(summary.finished)} cells run, {len(summary.resumed)} resumed from {out}, "
                    f"{len(summary.errors)} failed, in {summary.seconds:.1f} s")
-    _print_board(out, records, as_json, plots=not no_plots)
+    _print_board(out, records, as_json, plots=not no_plots, n_boot=config.n_boot)
     if len(plan.defenses) > 1 and not no_plots:  # a defense sweep: the privacy-utility report comes with it
         from ..privacy_utility import write_report
 
@@ -87,17 +96,19 @@ def run_cmd(out, cache, n_boot, rerun, no_progress, no_plots, as_json, executor,
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.option("--readme", type=click.Path(path_type=Path, exists=True), default=None,
               help="Also replace the block between <!-- quick-leaderboard --> markers in this file.")
-def leaderboard_cmd(out, no_plots, as_json, readme) -> None:
+@click.option("--n-boot", type=int, default=1000, show_default=True, help="Bootstrap resamples of the aggregated CIs.")
+def leaderboard_cmd(out, no_plots, as_json, readme, n_boot) -> None:
     """Re-render the leaderboard (tables and plots) from a run's saved results."""
-    from ..leaderboard import build_tracks, splice_markdown, to_markdown
+    from ..leaderboard import aggregate_markdown, splice_markdown
     from ..results import load_records
 
     records = load_records(out)
     if not records:
         raise click.ClickException(f"No results under {out}/cells. Run `mia-bench run --out {out}` first.")
-    _print_board(out, records, as_json, plots=not no_plots)
+    tracks = _print_board(out, records, as_json, plots=not no_plots, n_boot=n_boot)
     if readme:
-        readme.write_text(splice_markdown(readme.read_text(), to_markdown(build_tracks(records)), str(out)))
+        table = aggregate_markdown(tracks)
+        readme.write_text(splice_markdown(readme.read_text(), table, str(out)))
         click.echo(f"Updated the leaderboard block in {readme}")
 
 

@@ -50,7 +50,7 @@ class EncoderMIOptions(BaseModel):
 
 
 class _EncoderMI(Attack):
-    version = "1"
+    version = "2"  # 2: the classifier seed follows the run seed and the options, not the whole cell
     units = ("pair",)
     inputs = frozenset({"media"})
     requires = frozenset({"media"})

@@ -28,6 +28,7 @@ def run_loo(target: str, dataset: str, n_shadows: int, statistic: str, queries: 
     from mia_bench.cache import Cache
     from mia_bench.metrics import evaluate
     from mia_bench.plan import resolve
+    from mia_bench.results import environment
 
     from .attack import LiRAOptions, LiRAOnline
     from .pool import data_pool, pool_masks, pool_statistics
@@ -57,7 +58,8 @@ def run_loo(target: str, dataset: str, n_shadows: int, statistic: str, queries: 
         results.append({"attack": label, **report.to_dict()})
         curves[label] = (scores, labels)
     return {"target": target, "dataset": dataset, "n_shadows": n_shadows, "statistic": statistic, "queries": queries,
-            "seed": seed, "rows": int(stats.shape[0] * stats.shape[1]), **facts, "results": results}, curves
+            "seed": seed, "rows": int(stats.shape[0] * stats.shape[1]), **facts, "results": results,
+            "environment": environment()}, curves
 
 
 def write_loo(report: dict, curves: dict, out: Path) -> Path:
