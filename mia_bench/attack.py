@@ -123,6 +123,11 @@ class Attack:
     def sends_biometrics(cls) -> bool:
         return "media" in cls.inputs and not cls.model_free
 
+    def check_auxiliary(self, auxiliary: AuxiliaryData) -> None:
+        """Raise if the data the split grants cannot support this attack (e.g. no population
+        pairs). The runner calls it before the target is built, so the error comes before any
+        model loads or trains."""
+
     def fit(self, challenge: Challenge, labels: np.ndarray, context: AttackContext) -> "Attack":
         """Supervised attacks only: learn from labelled rows (called on the training folds)."""
         raise NotImplementedError(f"attack {self.name!r} is not supervised")

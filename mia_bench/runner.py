@@ -250,6 +250,7 @@ class Runner:
         split = self.split(cell)
         challenge, labels = split.challenge(cell.unit)
         challenge = strip_challenge(challenge, attack)
+        attack.check_auxiliary(split.auxiliary)  # before the target is built: fail before any model loads
         target = None
         if not attack.model_free:
             inner = self.target(cell)

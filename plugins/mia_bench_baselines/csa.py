@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from mia_bench.attack import Attack, AttackContext, AttackOutput
 from mia_bench.augment import AUDIO_OPS, IMAGE_OPS, check_view_ops, default_ops, make_views, row_seeds
 from mia_bench.data import Challenge
+from mia_bench.errors import InvalidOptionsError
 
 
 def _identity_means(challenge: Challenge, per_row: np.ndarray) -> np.ndarray:
@@ -50,22 +51,39 @@ class CSAAugOptions(BaseModel):
     n_views: int = Field(8, ge=1, le=256, description="augmented views per image or clip")
     ops: list[str] | None = Field(None, description=f"augmentations (default: all of the modality's): images "
                                                     f"{', '.join(IMAGE_OPS)}; audio {', '.join(AUDIO_OPS)}")
-    aggregate: str = Field("mean", description="mean: mean cos over original+views; drop: cos(original) - mean cos(views)")
+    aggregate: str = Field("drop", description="drop (Ko et al.): cos(original) - mean cos(views), members' cosine "
+                                               "drops more; mean: mean cos over original + views")
+
+
+AGGREGATES = ("drop", "mean")
 
 
 class CSAAug(Attack):
+    """Ko et al.'s augmentation-enhanced attack: the *change* of the pair's cosine under
+    augmentation. Their reasoning: the model fits the exact training input, so a member's
+    cosine is high on the original and falls when the input is transformed, while a
+    non-member's, never fitted, has less to lose. So the default score is the drop,
+    ``cos(original) - mean cos(views)``, higher = member. ``aggregate=mean`` (mean cosine
+    over the original and its views: CSA smoothed over augmentations) is kept as the
+    variant it was before. Views: ``n_views`` random augmentations per image or clip
+    (the modality's ops from the core), all encoded in one batched pass."""
+
     name = "csa-aug"
-    version = "1"
-    description = "Cosine similarity aggregated over augmented views (all views in one batched pass)."
+    version = "2"
+    description = "Cosine drop under augmentation (Ko et al. 2023): cos(original) - mean cos(augmented views)."
     units = ("pair",)
     Options = CSAAugOptions
+
+    def check(self) -> None:
+        if self.options.aggregate not in AGGREGATES:
+            raise InvalidOptionsError(f"csa-aug: aggregate={self.options.aggregate!r} is not valid; valid: "
+                                      f"{', '.join(AGGREGATES)}")
 
     def run(self, target, challenge: Challenge, context: AttackContext) -> AttackOutput:
         opts = self.options
         ops = tuple(opts.ops) if opts.ops is not None else default_ops(context.modality)
         check_view_ops(ops, context.modality)
-        if opts.aggregate not in ("mean", "drop"):
-            raise ValueError(f"csa-aug: aggregate={opts.aggregate!r} is not valid; valid: mean, drop")
+        self.check()
         s = challenge.samples
         n = len(s)
         media = s.media(context.modality)
