@@ -27,6 +27,9 @@ Choices the paper leaves open, recorded here:
 - Ties: LR >= gamma counts (the paper's definition). A challenge row that is also one of the
   z samples (``self_z``) is not compared with itself: LR(x, x) = 1 would count for x only
   when it is a non-member of the reference set (leave-one-out), a label leak.
+- Defaults: gamma = 1 (x counts a z when its ratio is at least z's; ML Privacy Meter's
+  released code compares LR > 1) and a = 0.3. The paper tunes a by attacking one reference
+  model with the others; ``mia-bench lira-loo --a`` evaluates any a leave-one-out.
 - Everything is computed in log space (log-mean-exp over models and views), so a
   probability that underflows never gives 0/0.
 """
