@@ -198,3 +198,12 @@ def test_a_split_without_population_is_rejected_at_plan_time(attack):
     with pytest.raises(IncompatibleError, match="n_population=0"):
         build_plan([attack], ["clip-micro-vit"], ["pii-faces?n_population=0"])
     build_plan(["lira-online"], ["clip-micro-vit"], ["pii-faces?n_population=0"])  # LiRA's pool needs no population
+
+
+def test_bad_options_fail_when_the_plan_is_made():
+    from mia_bench.errors import InvalidOptionsError
+
+    for spec in ("rmia-offline?a=1.5", "rmia-online?gamma=0", "rmia-online?splits=halves",
+                 "rmia-online?statistic=cosine"):
+        with pytest.raises(InvalidOptionsError):
+            build_plan([spec], ["clip-micro-vit"], ["pii-faces"])
