@@ -11,6 +11,8 @@ any model loads and strip every input the threat model does not grant:
 - ``requires``: target capabilities: "text", "media" (the image/audio encoder),
   "gradients" (white-box gradient path). Model-free attacks (``model_free = True``) get
   no target at all;
+- ``incompatibilities(target_builder, dataset)``: anything else it needs that the specs
+  can decide (shadow models, population data), checked with the capabilities;
 - ``supervised``: the attack learns from labelled challenge rows. The runner then
   cross-fits it (k folds: fit on k-1 with labels, score the held-out fold), so no row
   is ever scored by a model that saw its label.
@@ -43,8 +45,9 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from .cache import Cache
+    from .dataset import DatasetProvider
     from .executor import Executor
-    from .target import Target
+    from .target import Target, TargetBuilder
 
 
 @dataclass
@@ -122,6 +125,13 @@ class Attack:
     @classmethod
     def sends_biometrics(cls) -> bool:
         return "media" in cls.inputs and not cls.model_free
+
+    def incompatibilities(self, target_builder: "TargetBuilder", dataset: "DatasetProvider") -> list[str]:
+        """Why this attack cannot run on this target builder and dataset provider, decided from
+        their specs alone (nothing is loaded): e.g. it needs shadow models the target's plugin
+        cannot build, or population data the split will not have. Called when a plan is
+        validated; one message per problem, [] when none."""
+        return []
 
     def check_auxiliary(self, auxiliary: AuxiliaryData) -> None:
         """Raise if the data the split grants cannot support this attack (e.g. no population

@@ -193,6 +193,7 @@ def incompatibilities(plan: Plan, cell: Cell) -> list[str]:
             f"attack {cell.attack.name!r} needs {sorted(missing)} but target {str(cell.target)!r} offers "
             f"{sorted(offered)} on {dataset.modality} data"
         )
+    problems += attack.incompatibilities(builder, dataset)
     if cell.control == "null" and not builder.trains_on_split:
         problems.append(f"target {str(cell.target)!r} is not trained here, so it has no null-target control")
     return problems

@@ -1,11 +1,23 @@
 """A pool of shadow models for LiRA, trained on random halves of the attacker's data pool.
 
 The data pool is the challenge pairs plus the attacker's population data (so shadow
-training sets have about the target's size). Keep masks are balanced (each example IN for
-exactly half of the models) and grow in steps of two: the first N rows never depend on
-how many models were asked for, so asking for 16 when 8 exist trains just 8 more. Every
-shadow model is cached by the content hash of its training set, recipe and seed; a pool
-is a cache entry holding its masks and the models' statistics.
+training sets have about the target's size). Keep masks are balanced: each example is IN
+for exactly half of the models. Two designs (``splits``):
+
+- ``paired`` (default): masks grow two at a time, and model 2k+1 is the exact complement
+  of model 2k: N models hold N/2 independent random halvings of the pool. The first N
+  rows never depend on how many models were asked for (asking for 16 when 8 exist trains
+  just 8 more, and a 2..32 shadow-count sweep shares one pool), and dropping a target's
+  partner in leave-one-out leaves a reference set that is again exactly balanced, whatever
+  the target's labels (ML Privacy Meter evaluates its pools the same way).
+- ``independent``: Carlini et al.'s construction (each column a random permutation with
+  exactly N/2 IN; no row is a function of another). Not a prefix family: a pool of 16
+  shares no model with a pool of 8.
+
+``mia-bench lira-loo --splits`` compares the two (leaderboards/lira/sweep.md). Every shadow
+model is cached by the content hash of its training set, recipe and seed (the design only
+changes which training sets are asked for, so cache keys stay honest); a pool is a cache
+entry holding its masks and the models' statistics.
 """
 
 from __future__ import annotations
@@ -23,8 +35,17 @@ from mia_bench.errors import IncompatibleError
 from .scoring import balanced_keep_masks, grow_keep_masks
 
 
-def pool_masks(n_models: int, n_examples: int, seed: int) -> np.ndarray:
-    """(n_models, n_examples) balanced keep masks; a prefix of the masks for any larger pool."""
+SPLITS = ("paired", "independent")
+_INDEPENDENT = 0x1D  # a seed domain of its own: independent masks never reuse the paired stream
+
+
+def pool_masks(n_models: int, n_examples: int, seed: int, splits: str = "paired") -> np.ndarray:
+    """(n_models, n_examples) balanced keep masks. ``paired``: a prefix of the masks for any
+    larger pool, rows 2k and 2k+1 complements; ``independent``: Carlini et al.'s masks."""
+    if splits == "independent":
+        return balanced_keep_masks(n_models, n_examples, int(stable_hash(["independent", seed, _INDEPENDENT], 8), 16))
+    if splits != "paired":
+        raise ValueError(f"splits={splits!r} is not valid; valid: {', '.join(SPLITS)}")
     masks = balanced_keep_masks(2, n_examples, seed)
     while masks.shape[0] < n_models:
         masks = grow_keep_masks(masks, 2, seed)
@@ -50,6 +71,11 @@ def data_pool(challenge: Samples, context: AttackContext) -> tuple[Samples, np.n
 
 def _media(context: AttackContext) -> str:
     return "image" if context.modality == "image" else "audio"
+
+
+def partner(index: int) -> int:
+    """The model whose keep mask is the complement of ``index``'s in a paired pool."""
+    return index ^ 1
 
 
 def model_seed(seed: int, index: int) -> int:

@@ -222,6 +222,10 @@ def global_threshold_scores(target_stats) -> np.ndarray:
 def leave_one_out(stats, keep, fn: Callable = lira_online, **kwargs):
     """Each model in turn is the target, the other n_models - 1 its shadows.
 
+    With exactly balanced masks a member then has one IN shadow fewer than a non-member, and
+    the per-example variance (ddof=0) moves with the label even without signal;
+    ``mia-bench lira-loo`` picks balanced shadow sets instead (:func:`.loo.shadow_sets`).
+
     stats (n_models, n_examples, n_aug), keep (n_models, n_examples); fn(target_stats,
     shadow_stats, keep, **kwargs) -> (n_examples,) (wrap global_threshold_scores in a lambda).
     Returns (scores, labels), both (n_models * n_examples,), target-major: reshape to
