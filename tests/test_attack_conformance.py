@@ -10,7 +10,9 @@ from mia_bench.plugins import registry
 from mia_bench.registry import validate_options
 from mia_bench.testing import check_attack
 
-FAST_OPTIONS = {"umid": {"k": 4, "steps": 5, "n_reference": 30}}
+FAST_OPTIONS = {"umid": {"k": 4, "steps": 5, "n_reference": 30},
+                # the toy shadow builder trains with no augmentation, so it has none to draw views from
+                **{f"encodermi-{v}": {"views": "fixed"} for v in "vst"}}
 
 # The toy target plants exact-image memorisation: a member pair's image embedding is pulled
 # to its caption. Attacks that score the exact member pair must find it; attacks that look

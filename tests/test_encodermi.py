@@ -213,3 +213,96 @@ def test_features_work_on_an_audio_encoder():
     emb = view_embeddings(lambda a: a @ proj, clips, 4, list(range(5)), ("gain", "noise"), "audio")
     sims = pairwise_similarities(emb)
     assert sims.shape == (5, 6) and np.all(sims > 0.9)  # gain and mild noise barely move a linear embedding
+
+
+# --- where the views come from (views=training | fixed) ------------------------------
+def test_views_default_to_training_and_ops_select_the_fixed_list():
+    assert EncoderMIOptions().views == "training"
+    assert EncoderMIOptions(ops=["crop"]).views == "fixed"
+    assert EncoderMIOptions(views="fixed").ops is None
+    with pytest.raises(InvalidOptionsError, match="views=training"):
+        EncoderMIV(EncoderMIOptions(views="training", ops=["crop"])).check()
+    with pytest.raises(InvalidOptionsError, match="views='shadow'.*training, fixed"):
+        EncoderMIV(EncoderMIOptions(views="shadow")).check()
+
+
+class _Builder:
+    """Stands in for a target builder: shadows train with ``options.augment``."""
+
+    def __init__(self, augment):
+        self.options = type("O", (), {"augment": augment})()
+
+    def build_shadow(self, *a, **k):
+        raise AssertionError("not called")
+
+
+def test_training_views_follow_the_shadows_algorithm_and_recipe():
+    from mia_bench_encodermi.views import resolve_views
+
+    build = _Builder("crop_flip").build_shadow
+    assert resolve_views("training", None, "image", build, {}, "clip").label == "training:crop_flip"
+    assert resolve_views("training", None, "image", build, {}, "simclr").label == "training:strong"
+    assert resolve_views("training", None, "audio", _Builder("shift").build_shadow, {}, "clip").label == "training:shift"
+    assert resolve_views("training", None, "audio", build, {}, "simclr").label == "training:shift_gain"
+    recipe_only = resolve_views("training", None, "image", lambda *a: None, {"recipe": {"augment": "crop"}}, "clip")
+    assert recipe_only.label == "training:crop"  # no builder options: the target recipe says
+    assert resolve_views("fixed", None, "image", build, {}, "clip").label == "fixed:crop+flip+color+grayscale"
+    with pytest.raises(InvalidOptionsError, match="augment=none"):
+        resolve_views("training", None, "image", _Builder("none").build_shadow, {}, "clip")
+    with pytest.raises(IncompatibleError, match="set views=fixed"):
+        resolve_views("training", None, "image", lambda *a: None, {}, "clip")
+
+
+def slope(views: np.ndarray) -> np.ndarray:
+    """Sign of the left-to-right brightness trend of each view (..., H, W, 3)."""
+    cols = views[..., 0].astype(float).mean(axis=-2)  # (..., W)
+    return np.sign((cols - cols.mean(-1, keepdims=True)) @ (np.arange(cols.shape[-1]) - (cols.shape[-1] - 1) / 2))
+
+
+def test_clip_training_views_are_the_training_augmentation_in_media_space():
+    """Views are CLIP's own augment_batch; its crops commute with the normalisation, so the
+    same generator on unnormalised images gives the same views (up to 8-bit rounding); crop
+    never flips, crop_flip does; a row's views ignore the batch."""
+    import torch
+    from mia_bench_encodermi.views import ViewSpec, _generator
+    from mia_bench_openclip.training import augment_batch
+
+    ramp = np.broadcast_to(np.linspace(0, 255, 16)[None, :, None], (16, 16, 3))
+    images = np.stack([ramp, ramp[:, ::-1]]).round().astype(np.uint8)  # left-to-right, right-to-left
+    crop = ViewSpec("training", ("crop",), "image").make(images, 6, [5, 6])
+    assert crop.shape == (2, 6, 16, 16, 3) and crop.dtype == np.uint8
+    unit = torch.from_numpy(images[1:]).permute(0, 3, 1, 2).float().div(255).repeat(6, 1, 1, 1)
+    direct = augment_batch(unit, "crop", _generator(6)).permute(0, 2, 3, 1).numpy() * 255
+    assert np.abs(direct - crop[1]).max() <= 1.0
+    assert np.all(slope(crop[0]) > 0) and np.all(slope(crop[1]) < 0)  # orientation kept
+    flipped = ViewSpec("training", ("crop_flip",), "image").make(images, 16, [5, 6])
+    assert np.any(slope(flipped[0]) < 0) and np.any(slope(flipped[0]) > 0)
+    np.testing.assert_array_equal(ViewSpec("training", ("crop",), "image").make(images[1:], 6, [6]), crop[1:])
+
+
+def test_clap_training_views_are_circular_shifts_within_ten_percent():
+    from mia_bench_encodermi.views import ViewSpec
+
+    clips = (np.random.default_rng(5).standard_normal((3, 500)) * 0.1).astype(np.float32)
+    views = ViewSpec("training", ("shift",), "audio").make(clips, 4, [1, 2, 3])
+    assert views.shape == (3, 4, 500) and views.dtype == np.float32
+    for i in range(3):
+        for v in views[i]:
+            assert any(np.array_equal(v, np.roll(clips[i], k)) for k in range(-50, 51))  # shift only, no gain
+    np.testing.assert_array_equal(ViewSpec("training", ("shift",), "audio").make(clips[1:], 4, [2, 3]), views[1:])
+
+
+def test_views_change_the_feature_cache_key_but_fixed_views_keep_theirs(tmp_path):
+    """Shadow features of views=fixed are cached under the key they had before views existed,
+    training views under another one: the two never read each other's features."""
+    _context.tmp = tmp_path
+    split = toy_split(0, n=10)
+    challenge, _ = split.challenge("pair")
+    ctx = lambda: AttackContext(split.auxiliary, np.random.default_rng(0), 0, Cache(tmp_path), "image",  # noqa: E731
+                                target_recipe={"arch": "toy-a", "algorithm": "clip-contrastive",
+                                               "recipe": {"augment": "crop"}},
+                                build_shadow=_context(split).build_shadow, progress=False)
+    fixed = EncoderMIT(EncoderMIOptions(n_views=3, ops=["flip"], shadow_train_photos=2)).run(ToyTarget(), challenge, ctx())
+    train = EncoderMIT(EncoderMIOptions(n_views=3, shadow_train_photos=2)).run(ToyTarget(), challenge, ctx())
+    assert fixed.info["views"] == "fixed:flip" and train.info["views"] == "training:crop"
+    assert len(list((tmp_path / "encodermi-features").iterdir())) == 2

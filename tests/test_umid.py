@@ -1,5 +1,5 @@
 """UMID's parts: batched inversion equals per-restart inversion, independent restarts,
-reference strings, and the oriented decision."""
+reference strings, and the oriented-z decision (the ensemble is tested in test_umid_ensemble.py)."""
 
 from __future__ import annotations
 
@@ -60,8 +60,8 @@ def test_oriented_decision_counts_only_member_side_deviations():
     rng = np.random.default_rng(0)
     ref = {"S": rng.normal(0, 1, 200), "D": rng.normal(0, 1, 200)}
     query = {"S": np.array([3.0, -3.0, 0.0]), "D": np.array([-3.0, 3.0, 0.0])}  # member-like, opposite, typical
-    out = decide(ref, query, ["S", "D"], ["iforest", "ecod"], "oriented", 0)
+    out = decide(ref, query, ["S", "D"], ["iforest", "ecod"], "oriented-z", 0)
     assert out["score"][0] > out["score"][2] > out["score"][1]
     assert out["decision"].tolist() == [True, False, False]
-    plain = decide(ref, query, ["S", "D"], ["iforest", "ecod"], "plain", 0)
+    plain = decide(ref, query, ["S", "D"], ["iforest", "ecod"], "ensemble", 0)
     assert plain["decision"][1]  # the paper's two-sided ensemble flags the wrong direction too

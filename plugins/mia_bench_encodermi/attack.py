@@ -9,7 +9,9 @@ challenge input. Black-box: only the target's media (image or audio) feature vec
 Choices where the paper is silent, all options recorded with every result: shadow
 identities split 50/50 with ``shadow_train_photos`` photos each (the target protocol's
 default), the shadow training recipe is the target plugin's, the MLP is 64 hidden units,
-DeepSets uses sum pooling with 16 hidden units.
+DeepSets uses sum pooling with 16 hidden units. The views follow the paper by default:
+the shadow encoder's own training augmentation (``views=training``; ``views=fixed`` or
+``ops`` for a fixed list, see ``views.py``).
 """
 
 from __future__ import annotations
@@ -17,16 +19,17 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from mia_bench.attack import Attack, AttackContext, AttackOutput
-from mia_bench.augment import check_view_ops, default_ops, row_seeds
+from mia_bench.augment import row_seeds
 from mia_bench.cache import stable_hash
 from mia_bench.data import Challenge
 
 from .classifiers import SetClassifier, ThresholdClassifier, VectorClassifier
 from .features import SIMILARITIES, pairwise_similarities, view_embeddings
 from .shadow import build_shadow_encoder, pick_arch, setting_label, shadow_builder, shadow_pool, shadow_set
+from .views import VIEWS, ViewSpec, resolve_views
 
 ALGORITHMS = {"clip-contrastive": "clip", "simclr": "simclr"}  # target recipe's algorithm -> shadow trainer
 OTHER_ALGORITHM = {"clip": "simclr", "simclr": "clip"}
@@ -34,8 +37,10 @@ OTHER_ALGORITHM = {"clip": "simclr", "simclr": "clip"}
 
 class EncoderMIOptions(BaseModel):
     n_views: int = Field(10, ge=2, le=64, description="augmented views per input (n); n(n-1)/2 features")
-    ops: list[str] | None = Field(None, description="augmentations (default: crop, flip, color, grayscale for images; "
-                                                    "shift, gain, noise, speed for audio)")
+    views: str | None = Field(None, description="training (the paper: the shadow's own training augmentation) or "
+                                                "fixed (the ops list); default training, fixed when ops is given")
+    ops: list[str] | None = Field(None, description="views=fixed augmentations (default: crop, flip, color, grayscale "
+                                                    "for images; shift, gain, noise, speed for audio)")
     similarity: str = Field("cosine", description=f"pairwise similarity: {', '.join(SIMILARITIES)}")
     know_data: bool = Field(True, description="shadow data from the target's distribution (else alt_data)")
     know_arch: bool = Field(True, description="shadow encoder has the target's architecture (else alt_arch)")
@@ -48,9 +53,15 @@ class EncoderMIOptions(BaseModel):
                                                         "(pretrained targets)")
     shadow_train_photos: int = Field(5, ge=1, description="photos per shadow member identity trained on")
 
+    @model_validator(mode="after")
+    def _resolve_views(self) -> "EncoderMIOptions":
+        if self.views is None:  # recorded resolved, so every result names where its views came from
+            self.views = "fixed" if self.ops is not None else "training"
+        return self
+
 
 class _EncoderMI(Attack):
-    version = "2"  # 2: the classifier seed follows the run seed and the options, not the whole cell
+    version = "3"  # 2: the classifier seed follows the run seed and the options; 3: views default to the shadow's augmentation
     units = ("pair",)
     inputs = frozenset({"media"})
     requires = frozenset({"media"})
@@ -66,6 +77,12 @@ class _EncoderMI(Attack):
         from mia_bench.errors import InvalidOptionsError
 
         opts = self.options
+        if opts.views not in VIEWS:
+            raise InvalidOptionsError(f"{self.name}: views={opts.views!r} is not valid; valid: {', '.join(VIEWS)}")
+        if opts.views == "training" and opts.ops is not None:
+            raise InvalidOptionsError(f"{self.name}: ops={opts.ops} picks a fixed augmentation list, but views=training "
+                                      "draws the views with the shadow's own training augmentation; drop ops, or set "
+                                      "views=fixed")
         if opts.similarity not in SIMILARITIES:
             raise InvalidOptionsError(f"{self.name}: similarity={opts.similarity!r} is not valid; "
                                       f"valid: {', '.join(SIMILARITIES)}")
@@ -76,11 +93,10 @@ class _EncoderMI(Attack):
         if getattr(opts, "pooling", "sum") not in ("sum", "mean"):
             raise InvalidOptionsError(f"{self.name}: pooling={opts.pooling!r} is not valid; valid: sum, mean")
 
-    def features(self, encode, media: np.ndarray, ids, seed: int, modality: str) -> np.ndarray:
+    def features(self, encode, media: np.ndarray, ids, seed: int, spec: ViewSpec) -> np.ndarray:
         opts = self.options
-        ops = tuple(opts.ops) if opts.ops is not None else default_ops(modality)
-        check_view_ops(ops, modality)
-        emb = view_embeddings(encode, media, opts.n_views, row_seeds(ids, seed), ops, modality)
+        emb = view_embeddings(encode, media, opts.n_views, row_seeds(ids, seed), spec.ops, spec.modality,
+                              maker=spec.make)
         return pairwise_similarities(emb, opts.similarity)
 
     def shadow_features(self, context: AttackContext) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -93,23 +109,27 @@ class _EncoderMI(Attack):
         algorithm = target_algorithm if opts.know_algorithm else (opts.alt_algorithm or OTHER_ALGORITHM[target_algorithm])
         pii, background, source = shadow_pool(context, opts.know_data, opts.alt_data)
         shadow = shadow_set(pii, background, opts.shadow_train_photos, context.seed, source)
+        spec = resolve_views(opts.views, opts.ops, context.modality, build, context.target_recipe, algorithm)
         encoder = build_shadow_encoder(context, shadow, build, arch, algorithm)
         facts = {"setting": setting_label(opts.know_data, opts.know_arch, opts.know_algorithm), "shadow_arch": arch,
+                 "views": spec.label,
                  "shadow_algorithm": algorithm, "shadow_data": source, "shadow_train_pairs": len(shadow.train),
                  "shadow_rows": len(shadow.rows), "shadow_models_trained": int(bool(encoder.info.get("trained_now")))}
         key = stable_hash({"encoder": encoder.fingerprint, "rows": shadow.rows.fingerprint(), "seed": context.seed,
                            "n_views": opts.n_views, "ops": opts.ops, "similarity": opts.similarity,
-                           "modality": context.modality, "features": "encodermi/2"})
+                           "modality": context.modality, "features": "encodermi/2",
+                           # fixed views keep the keys they had before views existed
+                           **({} if spec.source == "fixed" else {"views": spec.label})})
 
         def build_features(work):
             media = shadow.rows.media(context.modality)
-            sims = self.features(encoder.encode_media, media, shadow.rows.ids, context.seed, context.modality)
+            sims = self.features(encoder.encode_media, media, shadow.rows.ids, context.seed, spec)
             np.savez(work / "features.npz", sims=sims, labels=shadow.labels,
                      groups=np.array(shadow.rows.identities, dtype=str))
 
         path = context.cache.get_or_build("encodermi-features", key, build_features)
         with np.load(path / "features.npz") as z:
-            return z["sims"], z["labels"], {**facts, "_groups": z["groups"]}
+            return z["sims"], z["labels"], {**facts, "_groups": z["groups"], "_views": spec}
 
     def shadow_cv_accuracy(self, sims: np.ndarray, labels: np.ndarray, groups: np.ndarray, seed: int,
                            folds: int = 5) -> float:
@@ -127,12 +147,12 @@ class _EncoderMI(Attack):
     def run(self, target, challenge: Challenge, context: AttackContext) -> AttackOutput:
         t0 = time.perf_counter()
         shadow_sims, shadow_labels, facts = self.shadow_features(context)
-        groups = facts.pop("_groups")
+        groups, spec = facts.pop("_groups"), facts.pop("_views")
         clf = self._classifier(int(context.rng.integers(2**31))).fit(shadow_sims, shadow_labels)
         prepared = time.perf_counter()
         s = challenge.samples
         media = s.media(context.modality)
-        sims = self.features(target.encode_media, media, s.ids, context.seed, context.modality)
+        sims = self.features(target.encode_media, media, s.ids, context.seed, spec)
         scores, decisions = clf.score(sims), clf.decide(sims)
         shadow_acc = float((clf.decide(shadow_sims) == shadow_labels).mean())
         cv_acc = self.shadow_cv_accuracy(shadow_sims, shadow_labels, groups, context.seed)

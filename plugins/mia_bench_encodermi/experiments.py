@@ -31,7 +31,8 @@ BLOCKS = {
                   "pii-faces?n_background=4000"),
         "attack_options": "",
         "about": "pair level: 500 member photos of 100 member identities vs 500 photos of 100 non-member identities; "
-                 "target recipe: 30 epochs, batch 128, crop augmentation",
+                 "target recipe: 30 epochs, batch 128, crop augmentation; the attacker's views are its shadow's "
+                 "training augmentation (crop; SimCLR's crop, flip, brightness/contrast for SimCLR shadows)",
     },
     "simclr": {
         "title": "EncoderMI's native setting: a SimCLR-trained image encoder",
@@ -42,7 +43,8 @@ BLOCKS = {
         "attack_options": '&ops=["crop","flip"]',
         "about": "the image tower of the micro ViT trained with SimCLR's NT-Xent loss (crop, flip, brightness/contrast "
                  "views) for 300 epochs, batch 64, on the member photos of pii-faces-small (200 photos of 50 "
-                 "identities) vs 200 photos of 50 non-member identities; the attacker's views are crop + flip",
+                 "identities) vs 200 photos of 50 non-member identities; the attacker's views are a fixed crop + flip "
+                 "(ops, views=fixed)",
     },
 }
 

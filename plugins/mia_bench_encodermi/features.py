@@ -19,12 +19,17 @@ CHUNK_ROWS = 128  # rows whose views are encoded per call: bounds memory, keeps 
 
 
 def view_embeddings(encode: Callable[[np.ndarray], np.ndarray], media: np.ndarray, n_views: int,
-                    seeds: Sequence[int], ops: Sequence[str], modality: str) -> np.ndarray:
+                    seeds: Sequence[int], ops: Sequence[str], modality: str,
+                    maker: Callable[[np.ndarray, int, Sequence[int]], np.ndarray] | None = None) -> np.ndarray:
     """``(N, n_views, D)`` encoder features of each input's views; all views of a chunk of
-    rows go through the encoder in one batched call."""
+    rows go through the encoder in one batched call. Views come from ``maker(media, n,
+    seeds)`` when given (e.g. the shadow's training augmentation, ``views.py``), else
+    from the fixed augmentations ``ops``."""
     out = []
     for a in range(0, len(media), CHUNK_ROWS):
-        views = make_views(media[a : a + CHUNK_ROWS], n_views, seeds[a : a + CHUNK_ROWS], ops, modality)
+        chunk, chunk_seeds = media[a : a + CHUNK_ROWS], seeds[a : a + CHUNK_ROWS]
+        views = (maker(chunk, n_views, chunk_seeds) if maker is not None
+                 else make_views(chunk, n_views, chunk_seeds, ops, modality))
         k = views.shape[0]
         emb = encode(views.reshape(k * n_views, *views.shape[2:]))
         out.append(emb.reshape(k, n_views, -1))

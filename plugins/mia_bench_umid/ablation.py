@@ -1,6 +1,6 @@
 """``mia-bench umid-ablation``: every UMID variant we tried, measured on the same target.
 
-Rows: features (S, D, both, ...), decision (oriented vs the paper's plain ensemble),
+Rows: features (S, D, both, ...), score (oriented-z vs the paper's detector ensemble),
 single detectors vs the ensemble, inversion space, reference set, and sweeps over K and
 steps (plotted as AUC/accuracy vs parameter, like the paper's Figures 4 and 5), plus the
 text-kNN baseline and the null-target control. Inversions are cached per inversion
@@ -23,8 +23,8 @@ VARIANTS: list[tuple[str, dict]] = [
     ("D only", {"features": ["D"]}),
     ("S_max only", {"features": ["S_max"]}),
     ("S + S_max", {"features": ["S", "S_max"]}),
-    ("plain ensemble (paper), S+D", {"decision": "plain"}),
-    ("plain ensemble, S only", {"decision": "plain", "features": ["S"]}),
+    ("ensemble (paper: 5 detectors score and vote), S+D", {"score": "ensemble"}),
+    ("ensemble (paper), S only", {"score": "ensemble", "features": ["S"]}),
     ("iforest only", {"detectors": ["iforest"]}),
     ("lof only", {"detectors": ["lof"]}),
     ("ocsvm only", {"detectors": ["ocsvm"]}),
@@ -102,10 +102,10 @@ def write_report(result: dict, out_dir: Path) -> None:
     atomic_write_json(out_dir / "ablation.json", result)
     lines = [f"# UMID ablation\n\nTarget `{result['target']}` on `{result['dataset']}` (seed {result['seed']}), "
              "identity level, 100 members vs 100 non-members. Unless a row says otherwise: K=8, 100 Adam "
-             "steps at lr 0.05 in pixel space, 100 gibberish references, features S+D, oriented decision, "
+             "steps at lr 0.05 in pixel space, 100 gibberish references, features S+D, score oriented-z, "
              "IForest+LOF+OCSVM+ECOD. acc = balanced accuracy of the hard decision; FPR on real non-member "
              "names = share of real non-members the hard decision calls members. s/query = inversion cost. "
-             "With the oriented decision the continuous score is the signed z-score, so single detectors "
+             "With oriented-z the continuous score is the signed z-score, so single detectors "
              "change only the hard decision (acc), not the AUC. "
              "Regenerate with `mia-bench umid-ablation --out leaderboards/umid`.\n",
              "| variant | AUC [95% CI] | acc | best acc | TPR@1% | FPR on real non-member names | s/query |",

@@ -4,28 +4,38 @@ The auditor sends only text (the person's PII query in a caption template): no f
 no voice. For each query, K independent inversions optimise a media input towards the
 query's text embedding through the target's gradient path; similarity S (alignment) and
 variability D (dispersion of the K results) are compared with the same features of a
-gibberish reference by an anomaly-detector ensemble (see ``decision.py``).
+gibberish reference by anomaly detectors fitted on that reference (see ``decision.py``).
+
+Two variants share one attack, one inversion cache and one set of fitted detectors; only
+the scoring step differs (``score``):
+
+- ``score=ensemble``: UMID as the paper defines it: PyOD's IForest, LOF, OCSVM, ECOD and
+  AutoEncoder score two-sided outlyingness, the continuous score is the mean of their
+  reference-calibrated scores, the hard decision their majority vote;
+- ``score=oriented-z`` (default, ours): the mean signed z-score against the reference
+  (S up, D down: Theorem 3.1's direction), the detectors' vote gated by its sign.
 
 Choices the paper leaves open, exposed as options and recorded in every result:
 inversion space (default ``pixel``: sigmoid-parametrised pixels; low-resolution spaces
 lost the signal in our ablation), K=8, 100 Adam steps at lr 0.05 (30 steps left D
 uninformative and diluted S; see leaderboards/umid/ablation.md; ~0.1 s per query on 2
-CPU cores), the
-reference (100 gibberish strings of 10 printable characters, as in the predecessors'
-code), the features (S and D), the detectors (IForest, LOF, OCSVM, ECOD), and the
-decision (``oriented`` by default; ``plain`` is the paper's two-sided ensemble).
+CPU cores), the reference (100 gibberish strings of 10 printable characters, as in the
+predecessors' code), the features (S and D), the detectors (default per ``score``, see
+``UMIDOptions.detectors``) and the ensemble's continuous score (the paper gives only the
+vote).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from mia_bench.attack import Attack, AttackContext, AttackOutput
 from mia_bench.cache import stable_hash
 from mia_bench.data import Challenge
+from mia_bench.errors import InvalidOptionsError
 
-from .decision import DETECTORS, decide
+from .decision import DETECTORS, ORIENTED_DETECTORS, PAPER_DETECTORS, SCORES, decide
 from .inversion import invert, resolve_space, similarity_variability
 from .reference import ALPHABETS, gibberish, gibberish_names
 
@@ -43,15 +53,26 @@ class UMIDOptions(BaseModel):
     gibberish_length: int = Field(10, ge=1, description="characters per gibberish string")
     alphabet: str = Field("printable", description=f"gibberish alphabet: {', '.join(ALPHABETS)} or literal chars")
     features: list[str] = Field(["S", "D"], description=f"features for the detectors, from {', '.join(FEATURES)}")
-    detectors: list[str] = Field(["iforest", "lof", "ocsvm", "ecod"], description=f"PyOD detectors, from {', '.join(DETECTORS)}")
-    decision: str = Field("oriented", description="oriented (member-side deviations only) or plain (paper)")
+    score: str = Field("oriented-z", description="oriented-z (ours: signed z-score vs the reference, member side "
+                                                 "only) or ensemble (the paper's: the detectors score and vote)")
+    detectors: list[str] | None = Field(None, description=f"PyOD detectors, from {', '.join(DETECTORS)}; default: "
+                                                          f"{', '.join(PAPER_DETECTORS)} (the paper's) for "
+                                                          f"score=ensemble, {', '.join(ORIENTED_DETECTORS)} for "
+                                                          "oriented-z (the set it was measured with)")
     chunk: int = Field(1024, ge=1, description="rows (queries x restarts) per batched forward/backward")
+
+    @model_validator(mode="after")
+    def _default_detectors(self) -> "UMIDOptions":
+        if self.detectors is None:  # recorded resolved, so every result names the detectors it used
+            self.detectors = list(PAPER_DETECTORS if self.score == "ensemble" else ORIENTED_DETECTORS)
+        return self
 
 
 class UMID(Attack):
     name = "umid"
     version = "2"
-    description = "Text-only: cross-modal inversion similarity/variability vs a gibberish reference, detector ensemble."
+    description = ("Text-only: cross-modal inversion similarity/variability vs a gibberish reference (Cheng et al. "
+                   "2026); score=ensemble: the paper's detector ensemble, oriented-z (default): ours.")
     units = ("identity",)
     inputs = frozenset({"text"})
     requires = frozenset({"text", "gradients"})
@@ -59,10 +80,17 @@ class UMID(Attack):
 
     def _check(self) -> None:
         o = self.options
+        if o.score not in SCORES:
+            raise InvalidOptionsError(f"umid: score={o.score!r} is not valid; valid: {', '.join(SCORES)} "
+                                      "(ensemble = the paper's detector ensemble, oriented-z = ours)")
         bad = [f for f in o.features if f not in FEATURES] + [d for d in o.detectors if d not in DETECTORS]
         if bad or not o.features or not o.detectors:
-            raise ValueError(f"umid: unknown or empty features/detectors {bad}; features: {', '.join(FEATURES)}; "
-                             f"detectors: {', '.join(DETECTORS)}")
+            raise InvalidOptionsError(f"umid: unknown or empty features/detectors {bad}; features: "
+                                      f"{', '.join(FEATURES)}; detectors: {', '.join(DETECTORS)}")
+
+    def check(self) -> None:
+        """Bad options fail when the plan is resolved, before any model loads."""
+        self._check()
 
     def reference_queries(self, context: AttackContext, rng: np.random.Generator) -> list[str]:
         o, template = self.options, context.auxiliary.templates[0]
@@ -108,13 +136,14 @@ class UMID(Attack):
         ref_texts = self.reference_queries(context, np.random.default_rng([context.seed, 7]))
         query = self.features(target, list(challenge.samples.texts), context, "query")
         ref = self.features(target, ref_texts, context, "reference")
-        out = decide(ref, query, o.features, o.detectors, o.decision, context.seed)
+        out = decide(ref, query, o.features, o.detectors, o.score, context.seed)
         passes = int(query["forward_backward"]) + int(ref["forward_backward"])
         return AttackOutput(
             scores=out["score"],
             decisions=out["decision"],
-            features={**{f: query[f] for f in FEATURES}, "plain_score": out["plain"], "oriented_score": out["oriented"]},
-            info={"forward_backward_rows": passes, "reference_queries": len(ref_texts),
+            features={**{f: query[f] for f in FEATURES}, "ensemble_score": out["ensemble"],
+                      "oriented_z_score": out["oriented_z"], "detector_votes": out["votes"]},
+            info={"score": o.score, "detectors": list(o.detectors),"forward_backward_rows": passes, "reference_queries": len(ref_texts),
                   "inversion_seconds_per_query": float(query["seconds"]) / max(1, len(challenge)),
                   "audit_seconds": float(query["seconds"]) + float(ref["seconds"]),
                   "reference_seconds": float(ref["seconds"]),
