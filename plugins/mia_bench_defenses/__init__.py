@@ -68,6 +68,8 @@ class DPSGDOptions(BaseModel):
     max_grad_norm: float = Field(1.0, gt=0, description="per-sample gradient clipping norm")
     delta: float = Field(1e-5, gt=0, lt=1, description="delta of the (epsilon, delta) guarantee")
     accountant: Literal["rdp", "prv"] = Field("rdp", description="opacus accountant: rdp or prv")
+    epochs: int | None = Field(None, ge=1, description="training epochs of the DP run (a DP recipe trains for its "
+                                                         "privacy budget; default: the target's)")
     epoch: int | None = Field(None, ge=1, description="release this epoch's checkpoint (early stopping of the DP "
                                                        "run; its epsilon is that epoch's); default: the last")
 
@@ -101,7 +103,7 @@ class DPSGD(Defense):
         o = self.options
         dp = {"epsilon": None if math.isinf(o.epsilon) else o.epsilon, "noise_multiplier": o.noise_multiplier,
               "max_grad_norm": o.max_grad_norm, "delta": o.delta, "accountant": o.accountant}
-        return {**recipe, "dp": dp}
+        return {**recipe, "dp": dp, **({"epochs": o.epochs} if o.epochs else {})}
 
     def release_epoch(self, n_epochs: int) -> int | None:
         if self.options.epoch is not None and self.options.epoch > n_epochs:
