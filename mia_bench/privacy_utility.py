@@ -107,6 +107,34 @@ def plot(rows: list[dict], path: Path, utility: str | None = None) -> Path:
     return path
 
 
+def plot_epsilon(rows: list[dict], path: Path) -> Path | None:
+    """Per attack row: the empirical 95% epsilon lower bound (bar) and, for DP rows, the
+    accountant's epsilon (marker), so a bound above its guarantee would stand out."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in rows if r.get("eps_lb") is not None]
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.32 * len(rows)), 3.8))
+    xs = range(len(rows))
+    ax.bar(xs, [r["eps_lb"] for r in rows], color="tab:blue", label="empirical eps lower bound (95%)")
+    dp = [(i, r["dp_epsilon"]) for i, r in enumerate(rows) if r["family"] == "dp-sgd" and r["dp_epsilon"] is not None]
+    if dp:
+        ax.plot([i for i, _ in dp], [e for _, e in dp], "r_", ms=14, mew=2, ls="none", label="accountant eps")
+    ax.set_xticks(list(xs), [f"{defense_label(r['defense'])} | {r['attack']} ({r['unit']})" for r in rows],
+                  rotation=75, ha="right", fontsize=6)
+    ax.set(ylabel="epsilon")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def write_report(out_dir: Path, records: list[CellRecord]) -> list[dict]:
     rows = collect(records, out_dir)
     atomic_write_json(out_dir / "privacy_utility.json", rows)
@@ -120,7 +148,9 @@ def write_report(out_dir: Path, records: list[CellRecord]) -> list[dict]:
             f"imply (Clopper-Pearson, threshold chosen on half the data; delta = the row's, else {AUDIT_DELTA:g}); "
             "on identity-level rows compare it with group privacy over the person's pairs.\n\n")
     atomic_write_text(out_dir / "privacy_utility.md", "# Privacy vs utility\n\n" + note + to_markdown(rows) +
-                      "\n\n![privacy-utility](plots/privacy_utility.png)\n")
+                      "\n\n![privacy-utility](plots/privacy_utility.png)\n\n"
+                      "![epsilon](plots/privacy_epsilon.png)\n")
     if rows:
         plot(rows, out_dir / "plots" / "privacy_utility.png")
+        plot_epsilon(rows, out_dir / "plots" / "privacy_epsilon.png")
     return rows
