@@ -252,6 +252,10 @@ class TrainedTargetBuilder(TargetBuilder):
                                     f"{self.media}; use a dataset with {self.media}")
         self.check_data(request.train)
         recipe = self.Recipe(**request.defense.apply_recipe(self.options.model_dump(exclude=self.NOT_RECIPE)))
+        if recipe.dp is not None and self.options.algorithm != "clip":
+            # SimCLR's batch holds two views per image: each would be clipped as its own sample
+            raise IncompatibleError(f"defense {request.defense.name!r} needs algorithm=clip (one example per "
+                                    f"batch row); target {self.name!r} has algorithm={self.options.algorithm!r}")
         label = self.name + (" (null)" if request.control == "null" else "")
         path, key, _ = self.train_cached(self.arch, self.options.algorithm, request.train, recipe, request.seed,
                                          request.cache, "targets", label if request.progress else None)
