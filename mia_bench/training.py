@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Callable, ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_serializer
 
 from .errors import IncompatibleError, InvalidOptionsError
 from .target import BuildRequest, Target, TargetBuilder
@@ -31,6 +31,15 @@ class TrainingRecipe(BaseModel):
     weight_decay: float = Field(0.1, ge=0, description="AdamW weight decay")
     warmup_steps: int = Field(30, ge=0, description="linear warm-up steps")
     checkpoint_every: int = Field(1, ge=1, description="save a checkpoint every k epochs (and the last); 1 = every epoch, for early stopping")
+    dp: dict | None = Field(None, description="DP-SGD settings, set by the dp-sgd defense (None: ordinary training)")
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_dp(self, handler):
+        # Without DP the dump (hence every cache key) is what it was before the field existed.
+        data = handler(self)
+        if isinstance(data, dict) and data.get("dp") is None:
+            data.pop("dp", None)
+        return data
 
 
 def checkpoint_epochs(recipe: TrainingRecipe) -> list[int]:
@@ -80,9 +89,12 @@ def _loop(model, n, recipe, seed, work_dir, device, meta, step, progress) -> dic
 
     gen = torch.Generator().manual_seed(seed)
     model.to(device).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     steps_per_epoch = max(1, n // recipe.batch_size)
     total = steps_per_epoch * recipe.epochs
+    private = _private(model, recipe, n, steps_per_epoch)  # DP-SGD swaps layers: before the optimizer sees them
+    opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    if private:
+        opt = private.wrap_optimizer(opt)
     start_epoch, facts = _resume(work_dir, model, opt, gen)
     keep = set(checkpoint_epochs(recipe))
     scales = [getattr(model, name) for name in LOGIT_SCALES if hasattr(model, name)]
@@ -91,9 +103,11 @@ def _loop(model, n, recipe, seed, work_dir, device, meta, step, progress) -> dic
         order = torch.randperm(n, generator=gen)
         running = 0.0
         for b in range(steps_per_epoch):
-            idx = order[b * recipe.batch_size : (b + 1) * recipe.batch_size]
+            idx = order[b * recipe.batch_size : (b + 1) * recipe.batch_size] if not private else private.batch(gen)
             for g in opt.param_groups:
                 g["lr"] = lr_at(epoch * steps_per_epoch + b, total, recipe)
+            if private and len(idx) < 2:  # nothing to learn from (a 1-pair contrastive loss is 0): see dp_sgd
+                continue
             loss = step(idx, gen)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -105,8 +119,12 @@ def _loop(model, n, recipe, seed, work_dir, device, meta, step, progress) -> dic
             seen += len(idx)
         facts = {"epoch": epoch + 1, "loss": running / steps_per_epoch}
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        if private:  # checkpoints hold the original architecture, and each epoch's own epsilon
+            facts["dp"] = private.facts(epoch + 1)
         if epoch + 1 in keep:
-            save_atomic({**meta, "epoch": epoch + 1, "state_dict": state}, work_dir / f"epoch_{epoch + 1:03d}.pt")
+            released = private.export_state(model) if private else state
+            save_atomic({**meta, "epoch": epoch + 1, "state_dict": released, **({"dp": facts["dp"]} if private else {})},
+                        work_dir / f"epoch_{epoch + 1:03d}.pt")
         if epoch + 1 < recipe.epochs:  # the last epoch's checkpoint is the result: nothing left to resume
             save_atomic({"epoch": epoch + 1, "state_dict": state, "optimizer": opt.state_dict(),
                          "generator": gen.get_state(), "global_rng": torch.get_rng_state(), "facts": facts},
@@ -115,11 +133,27 @@ def _loop(model, n, recipe, seed, work_dir, device, meta, step, progress) -> dic
             progress(epoch + 1, recipe.epochs, facts["loss"])
     elapsed = time.perf_counter() - t0
     (work_dir / "resume.pt").unlink(missing_ok=True)
+    if private:
+        private.restore(model)
     model.eval()
     facts.update({"pairs_per_second": seen / elapsed if elapsed > 0 and seen else None,
                   "train_pairs": n, "resumed_from_epoch": start_epoch})
     (work_dir / "training.json").write_text(json.dumps(facts, indent=2))
     return facts
+
+
+def _private(model, recipe: TrainingRecipe, n: int, steps_per_epoch: int):
+    """The DP-SGD engine when the recipe asks for it (the dp-sgd defense), else None.
+
+    The engine (opacus-based) lives in the first-party defenses plugin; it is imported only
+    when a recipe has ``dp`` set, so ordinary training never needs opacus.
+    """
+    if recipe.dp is None:
+        return None
+    from mia_bench_defenses.dp_sgd import PrivateTraining
+
+    return PrivateTraining(model, recipe.dp, n=n, batch_size=recipe.batch_size, steps_per_epoch=steps_per_epoch,
+                           epochs=recipe.epochs)
 
 
 def _resume(work_dir: Path, model, opt, gen) -> tuple[int, dict]:
@@ -218,6 +252,10 @@ class TrainedTargetBuilder(TargetBuilder):
                                     f"{self.media}; use a dataset with {self.media}")
         self.check_data(request.train)
         recipe = self.Recipe(**request.defense.apply_recipe(self.options.model_dump(exclude=self.NOT_RECIPE)))
+        if recipe.dp is not None and self.options.algorithm != "clip":
+            # SimCLR's batch holds two views per image: each would be clipped as its own sample
+            raise IncompatibleError(f"defense {request.defense.name!r} needs algorithm=clip (one example per "
+                                    f"batch row); target {self.name!r} has algorithm={self.options.algorithm!r}")
         label = self.name + (" (null)" if request.control == "null" else "")
         path, key, _ = self.train_cached(self.arch, self.options.algorithm, request.train, recipe, request.seed,
                                          request.cache, "targets", label if request.progress else None)
@@ -230,6 +268,11 @@ class TrainedTargetBuilder(TargetBuilder):
         target = self.load(path, epoch, self.arch, request.seed, f"{self.name}@{epoch}")
         target.info.update({"cache_key": key, "control": request.control, "checkpoint_epochs": available,
                             "algorithm": self.options.algorithm})
+        dp = target.info.get("training", {}).get("dp")
+        if dp:  # the released epoch's own epsilon (an early-stopped DP target spent less)
+            per_epoch = dp["steps"] // max(1, target.info["training"].get("epoch", recipe.epochs))
+            target.info["dp"] = {**{k: v for k, v in dp.items() if k != "epsilon_by_epoch"},
+                                 "steps": per_epoch * epoch, "epsilon": dp["epsilon_by_epoch"].get(str(epoch))}
         target.capabilities = self.capabilities(self.media)
         return target
 

@@ -1,5 +1,6 @@
 """First-party plugin: defenses. Early stopping releases an earlier epoch of the same
-training run (the per-epoch checkpoints), so it never retrains."""
+training run (the per-epoch checkpoints), so it never retrains; augmentation, weight decay
+and DP-SGD change the recipe (each trained and cached separately)."""
 
 from __future__ import annotations
 
@@ -60,7 +61,58 @@ class WeightDecay(Defense):
         return {**recipe, "weight_decay": self.options.value}
 
 
+class DPSGDOptions(BaseModel):
+    epsilon: float = Field(4.0, gt=0, description="target epsilon after all epochs (inf: clipping and Poisson "
+                                                   "sampling without noise)")
+    noise_multiplier: float | None = Field(None, ge=0, description="noise std / max_grad_norm; overrides epsilon")
+    max_grad_norm: float = Field(1.0, gt=0, description="per-sample gradient clipping norm")
+    delta: float = Field(1e-5, gt=0, lt=1, description="delta of the (epsilon, delta) guarantee")
+    accountant: Literal["rdp", "prv"] = Field("rdp", description="opacus accountant: rdp or prv")
+    epochs: int | None = Field(None, ge=1, description="training epochs of the DP run (a DP recipe trains for its "
+                                                         "privacy budget; default: the target's)")
+    epoch: int | None = Field(None, ge=1, description="release this epoch's checkpoint (early stopping of the DP "
+                                                       "run; its epsilon is that epoch's); default: the last")
+
+
+class DPSGD(Defense):
+    """DP-SGD (Abadi et al. 2016) through opacus: Poisson-sampled batches, per-sample gradient
+    clipping, Gaussian noise, and the accountant's epsilon at ``delta`` per epoch (so
+    ``early-stopping`` on a DP target reports the epsilon of the epoch it releases).
+
+    The noise multiplier is solved for ``epsilon`` over the recipe's steps (or given). For
+    CLIP's contrastive loss the per-sample gradient opacus clips is pair i's share of the
+    *batch* loss gradient (through pair i's own forward path), which also depends on the
+    other pairs of the batch: the accountant's epsilon is for that clipped unit and is not
+    a formal guarantee for the coupled loss (it would be with negatives that hold no private
+    data). Attention layers are trained as opacus's DPMultiheadAttention, parameters opacus
+    cannot give per-sample gradients for stay at their random init, and models with
+    BatchNorm are refused: details in :mod:`mia_bench_defenses.dp_sgd`. Needs
+    ``pip install -e ".[dp]"``.
+    """
+
+    name = "dp-sgd"
+    description = "Train with DP-SGD (opacus): per-sample clipping, Gaussian noise, accountant epsilon at delta."
+    Options = DPSGDOptions
+
+    def apply_recipe(self, recipe: dict) -> dict:
+        import math
+
+        from .dp_sgd import require_opacus
+
+        require_opacus()  # fail at once, naming the extra, rather than inside a training run
+        o = self.options
+        dp = {"epsilon": None if math.isinf(o.epsilon) else o.epsilon, "noise_multiplier": o.noise_multiplier,
+              "max_grad_norm": o.max_grad_norm, "delta": o.delta, "accountant": o.accountant}
+        return {**recipe, "dp": dp, **({"epochs": o.epochs} if o.epochs else {})}
+
+    def release_epoch(self, n_epochs: int) -> int | None:
+        if self.options.epoch is not None and self.options.epoch > n_epochs:
+            raise InvalidOptionsError(f"defense 'dp-sgd': epoch={self.options.epoch} is past the target's {n_epochs} "
+                                      f"training epochs; pick 1..{n_epochs}.")
+        return self.options.epoch
+
+
 @hookimpl
 def register_defenses(register):
-    for defense in (EarlyStopping, Augmentation, WeightDecay):
+    for defense in (EarlyStopping, Augmentation, WeightDecay, DPSGD):
         register(defense)
