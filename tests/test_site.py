@@ -206,7 +206,7 @@ def test_entry_page_carries_provenance(built):
 
 def test_index_answers_best_attack_null_control_and_what_was_sent(built):
     html = (built.site / "index.html").read_text()
-    assert "best at 0.1% FPR" in html and "not resolvable" in html  # toy splits have 10 non-members
+    assert "best at 0.1% FPR" in html and "n/r: 10 non-members" in html  # toy splits: 10 non-members
     assert "clears null" in html  # the planted signal clears its null control
     assert "image \u00d7" in html and "nothing (model-free)" in html
     assert 'class="badge b-bad">2 errors' in html  # broken, on the target and on its null control
@@ -285,3 +285,32 @@ def test_cli_builds_refuses_foreign_folders_and_rebuilds(built, tmp_path):
     assert res.exit_code == 2 and "no results under" in res.output
     res = runner.invoke(cli, ["site", "--out", str(built.root / "runs"), str(built.root / "runs" / "toy")])
     assert res.exit_code == 2 and "holds the results folder" in res.output
+
+
+def test_best_attack_by_auc_and_at_low_fpr_ignores_controls():
+    from mia_bench.leaderboard import Track
+    from mia_bench.site.views import TrackView
+
+    rows = [_view(attack="wide", auc=0.95, auc_ci=(0.9, 0.99), tpr_01=0.02, tpr_1=0.3),
+            _view(attack="sharp", auc=0.85, auc_ci=(0.8, 0.9), tpr_01=0.2, tpr_1=0.25),
+            _view(attack="n", control=True, target="t (null)", auc=0.99, auc_ci=(0.98, 1.0), tpr_01=0.9),
+            _view(attack="blind", model_free=True, auc=0.97, auc_ci=(0.96, 0.98), tpr_01=0.8)]
+    tv = TrackView(Track("d|pair|biometric", "t"), SimpleNamespace(slug="s"), rows)
+    assert tv.best_auc.row.attack == "wide" and tv.best_low_fpr.row.attack == "sharp"
+    assert tv.best_1.row.attack == "wide"
+    for v in rows[:2]:
+        v.row.tpr_01 = None
+    assert tv.best_low_fpr is None and tv.control_summary["n_failing"] == 2
+
+
+def test_minify_svg_rounds_coordinates_but_keeps_text():
+    from mia_bench.site.figures import minify_svg
+
+    svg = ('<?xml version="1.0" encoding="utf-8" standalone="no"?>\n<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN"\n'
+           '  "x.dtd">\n<svg xmlns="ns" width="603.666512pt" version="1.1">\n <metadata>m</metadata>\n'
+           ' <path d="M 45.000625 275.5185 \nL 12.0 3.14159 \nz\n"/>\n <text x="82.34">0.05</text>\n</svg>\n')
+    out = minify_svg(svg)
+    assert out.startswith('<?xml version="1.0" ')
+    assert 'd="M 45 275.5 L 12 3.1 z' in out and ">0.05</text>" in out and 'x="82.3"' in out
+    assert "DOCTYPE" not in out and "metadata" not in out and 'version="1.1"' in out
+    ET.fromstring(out.encode())

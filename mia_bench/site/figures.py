@@ -29,13 +29,17 @@ def _pyplot() -> Iterator:
         yield plt
 
 
+def _round(value: str) -> str:
+    value = re.sub(r"(\d+\.\d)\d+", r"\1", value)
+    return re.sub(r"(\d)\.0(?=[\s\"),;])", r"\1", value)  # 12.0 -> 12
+
+
 def minify_svg(text: str) -> str:
     """Coordinates to 0.1 pt (a tenth of a screen pixel), no metadata, DOCTYPE, comments or
     indentation: a fraction of matplotlib's output, identical on screen."""
     head, _, body = text.partition("\n")  # the XML declaration (version="1.0") stays as it is
     body = re.sub(r"<metadata>.*?</metadata>|<!DOCTYPE[^>]*>|<!--.*?-->", "", body, flags=re.S)
-    body = re.sub(r"(\d+\.\d)\d+", r"\1", body)
-    body = re.sub(r"(\d)\.0(?=[\s\"),;])", r"\1", body)  # 12.0 -> 12
+    body = re.sub(r'="[^"]*"', lambda m: _round(m.group(0)), body)  # attribute values only: text stays exact
     body = re.sub(r"\s*\n\s*", "\n", body)
     return head + "\n" + re.sub(r"\n(?=[LMCQz])", " ", body).strip() + "\n"
 

@@ -40,7 +40,7 @@ def worst_case_points(rows: list[dict], utility: str) -> list[dict]:
         if not mine:
             continue
         worst = max(mine, key=lambda r: r["auc"])
-        points.append({"defense": defense, "label": defense_label(defense).replace("-", "") or "none",
+        points.append({"defense": defense, "label": "none" if defense == "none" else defense_label(defense),
                        utility: worst[utility], "auc": worst["auc"], "auc_ci": worst["auc_ci"],
                        "attack": f"{worst['attack']} ({worst['unit']})"})
     for p, flag in zip(points, undominated(points, utility)):

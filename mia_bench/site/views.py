@@ -209,6 +209,12 @@ class TrackView:
         return max(resolved, key=lambda v: (v.row.tpr_01, v.row.auc), default=None)
 
     @property
+    def best_1(self) -> RowView | None:
+        """Best TPR at 1% FPR (ties: higher AUC), the fallback where 0.1% is not resolvable."""
+        resolved = [v for v in self.attacks if v.row.tpr_1 is not None]
+        return max(resolved, key=lambda v: (v.row.tpr_1, v.row.auc), default=None)
+
+    @property
     def max_nonmembers(self) -> int:
         return max((v.record.split.n_nonmembers for v in self.rows if v.record.split), default=0)
 
