@@ -213,8 +213,8 @@ def test_index_answers_best_attack_null_control_and_what_was_sent(built):
 
 
 def _row(**kw) -> Row:
-    base = dict(key="k", attack="a", target="t", defense="none", seed=0, control=False, model_free=False,
-                biometric=False, auc=0.6, auc_ci=(0.55, 0.65))
+    base = {"key": "k", "attack": "a", "target": "t", "defense": "none", "seed": 0, "control": False,
+            "model_free": False, "biometric": False, "auc": 0.6, "auc_ci": (0.55, 0.65)}
     return Row(**{**base, **kw})
 
 
@@ -262,8 +262,10 @@ def test_frontier_keeps_exactly_the_undominated_settings():
 
 
 def test_cli_builds_refuses_foreign_folders_and_rebuilds(built, tmp_path):
-    from mia_bench.cli import cli
-    from mia_bench.cli import site_cmds  # noqa: F401  (registers the command)
+    from mia_bench.cli import (
+        cli,
+        site_cmds,  # noqa: F401  (registers the command)
+    )
 
     runner = CliRunner()
     out = tmp_path / "site"
@@ -308,9 +310,23 @@ def test_minify_svg_rounds_coordinates_but_keeps_text():
 
     svg = ('<?xml version="1.0" encoding="utf-8" standalone="no"?>\n<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN"\n'
            '  "x.dtd">\n<svg xmlns="ns" width="603.666512pt" version="1.1">\n <metadata>m</metadata>\n'
-           ' <path d="M 45.000625 275.5185 \nL 12.0 3.14159 \nz\n"/>\n <text x="82.34">0.05</text>\n</svg>\n')
+           ' <path d="M 45.000625 275.5185 \nL 12.0 3.14159 \nz\n"/>\n <text x="82.34">0.05</text>\n'
+           ' <path id="g" d="M 2034.55 4250" transform="scale(0.015625)"/>\n</svg>\n')
     out = minify_svg(svg)
     assert out.startswith('<?xml version="1.0" ')
     assert 'd="M 45 275.5 L 12 3.1 z' in out and ">0.05</text>" in out and 'x="82.3"' in out
     assert "DOCTYPE" not in out and "metadata" not in out and 'version="1.1"' in out
+    assert 'transform="scale(0.015625)"' in out and 'd="M 2034.5 4250"' in out
     ET.fromstring(out.encode())
+
+
+def test_rebuild_from_the_same_results_is_byte_identical(built, tmp_path):
+    """No dates, random ids or gzip timestamps: a regenerated site differs only where results did."""
+    from mia_bench.site import build_site
+
+    again = tmp_path / "again"
+    build_site(again, [built.root / "runs"])
+    files = sorted(p.relative_to(built.site) for p in built.site.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    for rel in files:
+        assert (built.site / rel).read_bytes() == (again / rel).read_bytes(), rel

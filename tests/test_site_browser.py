@@ -64,9 +64,9 @@ def driver():
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    from mia_bench.site import build_site
-
     from test_site import make_results  # the toy results folder of the structure tests
+
+    from mia_bench.site import build_site
 
     root = tmp_path_factory.mktemp("browser")
     make_results(root / "runs" / "toy", root / "cache")
@@ -132,6 +132,6 @@ def test_track_page_table_sorts_and_draws(driver, site, tmp_path):
         assert driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) > 0
     assert len(driver.find_elements(By.CSS_SELECTOR, "#compare-out tbody tr")) > 10
     assert len(driver.find_elements(By.CSS_SELECTOR, "#cmp-roc polyline")) == 3
-    driver.find_element(By.ID, "compare").location_once_scrolled_into_view
+    driver.execute_script("arguments[0].scrollIntoView()", driver.find_element(By.ID, "compare"))
     driver.save_screenshot(str(tmp_path / "compare.png"))
     assert not _severe(driver), _severe(driver)

@@ -136,7 +136,8 @@ class SiteWriter:
         rel = f"{source.slug}/privacy-utility.html"
         from ..privacy_utility import plot
 
-        per_attack = plot(pu["rows"], self.out / f"{source.slug}/privacy-utility.svg", pu["utility"])
+        with figures.svg_style():  # text as text, not glyph outlines
+            per_attack = plot(pu["rows"], self.out / f"{source.slug}/privacy-utility.svg", pu["utility"])
         per_attack.write_text(figures.minify_svg(per_attack.read_text(encoding="utf-8")), encoding="utf-8")
         frontier = None
         if pu["points"]:

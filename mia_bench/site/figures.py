@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -34,12 +34,21 @@ def _round(value: str) -> str:
     return re.sub(r"(\d)\.0(?=[\s\"),;])", r"\1", value)  # 12.0 -> 12
 
 
+@contextmanager
+def svg_style() -> Iterator:
+    """The site's SVG settings, for figures drawn by other modules (the privacy-utility plot)."""
+    with _pyplot():
+        yield
+
+
 def minify_svg(text: str) -> str:
     """Coordinates to 0.1 pt (a tenth of a screen pixel), no metadata, DOCTYPE, comments or
     indentation: a fraction of matplotlib's output, identical on screen."""
     head, _, body = text.partition("\n")  # the XML declaration (version="1.0") stays as it is
-    body = re.sub(r"<metadata>.*?</metadata>|<!DOCTYPE[^>]*>|<!--.*?-->", "", body, flags=re.S)
-    body = re.sub(r'="[^"]*"', lambda m: _round(m.group(0)), body)  # attribute values only: text stays exact
+    body = re.sub(r"<metadata>.*?</metadata>|<!DOCTYPE[^>]*>|<!--.*?-->", "", body, flags=re.DOTALL)
+    # Geometry attributes only: text stays exact, and transforms keep their scale factors
+    # (glyph outlines are drawn at scale(0.015625)).
+    body = re.sub(r'(?<=\s)(d|x|y|width|height|viewBox|points)="[^"]*"', lambda m: _round(m.group(0)), body)
     body = re.sub(r"\s*\n\s*", "\n", body)
     return head + "\n" + re.sub(r"\n(?=[LMCQz])", " ", body).strip() + "\n"
 
@@ -89,7 +98,7 @@ def roc_plot(track: TrackView, path: Path) -> Path | None:
     with _pyplot() as plt:
         fig, ax = plt.subplots(figsize=(6.4, 4.6 + 0.12 * max(0, len(rows) - 12)))
         floor = 1.0
-        for (attack, target, _), group in _seed_groups(rows).items():
+        for group in _seed_groups(rows).values():
             curves = [decimate_log(*roc_points_for_plot(v.scores["scores"], v.scores["labels"].astype(bool)))
                       for v in group]
             floor = min([floor] + [float(f.min()) for f, _ in curves])
