@@ -80,6 +80,7 @@ class _Page(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.stack, self.links, self.ids, self.errors = [], [], set(), []
         self.board_keys, self._in_board = [], False
+        self.board_cells, self.board_header = [], 0
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -92,6 +93,11 @@ class _Page(HTMLParser):
             self._in_board = True
         if self._in_board and tag == "tr" and "data-key" in a:
             self.board_keys.append(a["data-key"])
+            self.board_cells.append(0)
+        if self._in_board and tag == "th":
+            self.board_header += 1
+        if self._in_board and tag == "td" and self.board_cells:
+            self.board_cells[-1] += 1
         if tag not in VOID:
             self.stack.append(tag)
 
@@ -128,6 +134,7 @@ def test_html_parses_with_balanced_tags(built):
     for path, page in pages.items():
         assert not page.errors, f"{path}: {page.errors[:3]}"
         assert page.stack == [], f"{path}: unclosed {page.stack}"
+        assert all(n == page.board_header for n in page.board_cells), f"{path}: rows misaligned with the header"
 
 
 def test_every_link_resolves_to_a_file_in_the_site(built):
