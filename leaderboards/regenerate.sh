@@ -23,3 +23,4 @@ mia-bench run --suite quick-audio --out leaderboards/quick-audio --rerun --no-pr
 python benchmarks/umid_batching.py
 python benchmarks/throughput.py --threads 1
 python benchmarks/clap_configs.py --threads 2
+mia-bench site --out leaderboards/site leaderboards

@@ -17,7 +17,7 @@ __all__ = ["cli", "main"]
 
 
 def _register_commands() -> None:
-    from . import export_cmds, inspect_cmds, run_cmds  # noqa: F401  (commands attach to `cli`)
+    from . import export_cmds, inspect_cmds, run_cmds, site_cmds  # noqa: F401  (commands attach to `cli`)
     from ..plugins import load_plugins
 
     try:

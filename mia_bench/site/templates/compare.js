@@ -1,0 +1,58 @@
+// The compare view: two rows' numbers side by side and their ROC curves overlaid, from the inline JSON.
+(function () {
+  var el = document.getElementById("compare-data");
+  if (!el) return;
+  var data = JSON.parse(el.textContent), keys = Object.keys(data);
+  var a = document.getElementById("cmp-a"), b = document.getElementById("cmp-b");
+  keys.forEach(function (k) {
+    [a, b].forEach(function (s) { var o = document.createElement("option"); o.value = k; o.textContent = data[k].label; s.appendChild(o); });
+  });
+  if (keys.length > 1) b.selectedIndex = 1;
+  var fields = [["AUC", "auc"], ["TPR@1%", "tpr_1"], ["realised FPR (1%)", "fpr_at_0.01"], ["TPR@0.1%", "tpr_01"],
+    ["realised FPR (0.1%)", "fpr_at_0.001"], ["accuracy", "acc"], ["Δ blind", "margin_blind"], ["Δ null", "margin_null"],
+    ["s/query", "seconds_per_query"], ["wall s", "wall_seconds"], ["queries", "queries"], ["shadows", "shadows"]];
+  var f = function (x) { return x === null || x === undefined ? "n/r" : (typeof x === "number" ? +x.toPrecision(4) : String(x)); };
+  // SVG markup through innerHTML: the HTML parser puts it in the SVG namespace, no namespace URL needed.
+  function polyline(pts, lo, color) {
+    var W = 380, H = 300, P = 36;
+    var x = function (v) { return (P + (W - 2 * P) * (Math.log10(v) - lo) / -lo).toFixed(1); };
+    var y = function (v) { return (H - P - (H - 2 * P) * (Math.log10(Math.max(v, Math.pow(10, lo))) - lo) / -lo).toFixed(1); };
+    return '<polyline fill="none" stroke-width="2" stroke="' + color + '" points="' +
+      pts.map(function (p) { return x(p[0]) + "," + y(p[1]); }).join(" ") + '"/>';
+  }
+  function label(x, y, color, text) {
+    return '<text font-size="11" x="' + x + '" y="' + y + '" fill="' + color + '">' + text + "</text>";
+  }
+  function draw() {
+    var A = data[a.value], B = data[b.value];
+    document.getElementById("cmp-ha").textContent = "A: " + A.label;
+    document.getElementById("cmp-hb").textContent = "B: " + B.label;
+    var body = document.querySelector("#compare-out tbody");
+    body.innerHTML = "";
+    fields.forEach(function (fd) {
+      var tr = document.createElement("tr"), va = A[fd[1]], vb = B[fd[1]];
+      var d = (typeof va === "number" && typeof vb === "number") ? va - vb : null;
+      [fd[0], f(va), f(vb), d === null ? "" : (d > 0 ? "+" : "") + f(d)].forEach(function (t) {
+        var td = document.createElement("td"); td.textContent = t; tr.appendChild(td);
+      });
+      body.appendChild(tr);
+    });
+    ["sent", "biometric", "kind"].forEach(function (k) {
+      var tr = document.createElement("tr");
+      [k, f(A[k]), f(B[k]), ""].forEach(function (t) { var td = document.createElement("td"); td.textContent = t; tr.appendChild(td); });
+      body.appendChild(tr);
+    });
+    var svg = document.getElementById("cmp-roc"), parts = [];
+    if (A.roc && B.roc) {
+      var lo = Math.log10(Math.min(A.roc[0][0], B.roc[0][0]));
+      var pad = function (r) { return [[Math.pow(10, lo), r[0][1]]].concat(r); };
+      parts.push(polyline([[Math.pow(10, lo), Math.pow(10, lo)], [1, 1]], lo, "#999"));
+      parts.push(polyline(pad(A.roc), lo, "#c0392b"), polyline(pad(B.roc), lo, "#2471a3"));
+      parts.push(label(44, 20, "#c0392b", "A"), label(44, 36, "#2471a3", "B"),
+                 label(60, 296, "#333", "log FPR (x) vs log TPR (y); grey: chance"));
+    }
+    svg.innerHTML = parts.join("");
+  }
+  a.addEventListener("change", draw); b.addEventListener("change", draw);
+  draw();
+})();
