@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .leaderboard import Row
+from .tracks import Row
 
 DEV_SEED_START = 100  # seeds >= this choose defaults and run ablations; leaderboards report 0, 1, 2, ...
 

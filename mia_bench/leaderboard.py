@@ -11,42 +11,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 from .cache import atomic_write_json, atomic_write_text
 from .records import CellRecord
-
-
-@dataclass
-class Row:
-    key: str
-    attack: str
-    target: str
-    defense: str
-    seed: int
-    control: bool
-    model_free: bool
-    biometric: bool
-    auc: float | None = None
-    auc_ci: tuple | None = None
-    tpr_1: float | None = None
-    tpr_01: float | None = None
-    accuracy: float | None = None
-    decision_accuracy: float | None = None
-    seconds_per_query: float | None = None
-    wall_seconds: float | None = None
-    queries: int | None = None
-    shadow_models: int = 0
-    n: str = ""
-    error: str | None = None
-
-
-@dataclass
-class Track:
-    key: str
-    title: str
-    rows: list[Row] = field(default_factory=list)
+from .tracks import Row, Track
 
 
 THREAT_TITLES = {"text-only": "text-only queries", "biometric": "queries with the person's media"}

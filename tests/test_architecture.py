@@ -27,8 +27,10 @@ def _imports(mod: str, path: Path, known: dict) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
             target = ".".join(base + [node.module] if node.module else base) if node.level else node.module
-            deps.add(target)
-            deps.update(f"{target}.{a.name}" for a in node.names)
+            subs = {f"{target}.{a.name}" for a in node.names}
+            deps.update(subs)
+            if not subs <= set(known):  # `from . import submodule` needs the submodule, not the package's names
+                deps.add(target)
     return {d for d in deps if d in known and d != mod}
 
 
