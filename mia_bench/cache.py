@@ -53,11 +53,70 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+_FINGERPRINTS: dict[tuple, str] = {}  # (path, size, mtime_ns) -> sha256, for this process
+
+
+def path_fingerprint(path: Path | str) -> str:
+    """Content hash of a local file or folder (every file's relative path and sha256).
+
+    What a spec's local input holds, not its name: a checkpoint replaced in place, or a
+    dataset folder edited, gets a new fingerprint. Each file's hash is memoised by
+    (path, size, mtime_ns), in this process and in a small JSON sidecar under the default
+    cache folder, so a multi-GB checkpoint is read once, not at every plan."""
+    root = Path(path).expanduser().resolve()
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    sidecar = default_cache_dir() / "fingerprints" / f"{stable_hash(str(root))}.json"
+    known = _read_sidecar(sidecar, root)
+    fresh, digests = {}, []
+    for f in files:
+        st = f.stat()
+        rel = "." if f == root else str(f.relative_to(root))
+        memo = (str(f), st.st_size, st.st_mtime_ns)
+        old = known.get(rel)
+        if memo not in _FINGERPRINTS:
+            hit = isinstance(old, list) and len(old) == 3 and old[:2] == [st.st_size, st.st_mtime_ns]
+            _FINGERPRINTS[memo] = old[2] if hit else file_sha256(f)
+        fresh[rel] = [st.st_size, st.st_mtime_ns, _FINGERPRINTS[memo]]
+        digests.append((rel, _FINGERPRINTS[memo]))
+    if fresh != known:
+        try:
+            atomic_write_json(sidecar, {"root": str(root), "files": fresh})
+        except OSError:  # a read-only cache folder: the in-process memo still holds
+            pass
+    return stable_hash(digests)
+
+
+def _read_sidecar(sidecar: Path, root: Path) -> dict:
+    try:
+        data = json.loads(sidecar.read_text())
+    except (OSError, ValueError):
+        return {}  # absent or damaged: hash again (a memo, never a source of truth)
+    ok = isinstance(data, dict) and data.get("root") == str(root) and isinstance(data.get("files"), dict)
+    return data["files"] if ok else {}
+
+
+def _umask() -> int:
+    """The process umask, read without setting it (``os.umask`` would, racing other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all, with the mode a plain ``open`` would give
+    (``mkstemp`` makes 0600 files: a results folder shared with a cluster or a team must
+    stay readable)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

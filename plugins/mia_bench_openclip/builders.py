@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from mia_bench.cache import stable_hash
+from mia_bench.cache import path_fingerprint, stable_hash
 from mia_bench.errors import InvalidOptionsError, MissingWeightsError
 from mia_bench.target import BuildRequest, Target, TargetBuilder
 from mia_bench.training import TrainedTargetBuilder, training_bar
@@ -178,6 +178,11 @@ class PretrainedClipBuilder(TargetBuilder):
 
     def recipe(self) -> dict:
         return {"name": self.name, "arg": self.arg, "model": self.options.model, "algorithm": "pretrained"}
+
+    def input_fingerprint(self) -> str | None:
+        """The checkpoint file's content hash (a hub tag is fixed by its name: None)."""
+        path = Path(self.arg).expanduser() if self._is_path() else None
+        return path_fingerprint(path) if path is not None and path.is_file() else None
 
     def build(self, request: BuildRequest) -> Target:
         from mia_bench.target import pick_device

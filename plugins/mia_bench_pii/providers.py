@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from mia_bench.cache import path_fingerprint
 from mia_bench.dataset import DatasetProvider
 from mia_bench.errors import InvalidOptionsError, MiaBenchError
 from mia_bench.splits import SplitConfig
@@ -142,11 +143,16 @@ class HFDataset(DatasetProvider):
         if not self.arg:
             raise InvalidOptionsError("dataset 'hf' needs an argument: hf:/path/to/dataset or hf:org/name")
 
+    def input_fingerprint(self) -> str | None:
+        """A local folder's content hash (a hub id names its data: None)."""
+        path = Path(self.arg).expanduser()
+        return path_fingerprint(path) if path.exists() else None
+
     def world_key(self) -> dict:
         key = super().world_key()
-        path = Path(self.arg).expanduser()
-        if path.exists():  # local data: key on its modification time too, so edits rebuild
-            key["mtime"] = max(p.stat().st_mtime for p in [path, *path.rglob("*")])
+        fingerprint = self.input_fingerprint()
+        if fingerprint is not None:  # local data: key on its content too, so edits rebuild
+            key["content"] = fingerprint
         return key
 
     def build_world(self):
