@@ -147,11 +147,18 @@ def write_manifest(directory: Path, meta: dict | None = None) -> None:
 def verify_manifest(directory: Path, check_hashes: bool = True) -> dict:
     """Raise :class:`CorruptCacheError` if any listed file is missing, resized or altered."""
     directory = Path(directory)
+    path = directory / MANIFEST
     try:
-        manifest = json.loads((directory / MANIFEST).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        manifest = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CorruptCacheError(f"cache entry {directory} has no readable manifest ({exc})") from None
-    for rel, want in manifest["files"].items():
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or not isinstance(manifest.get("meta", {}), dict) or not all(
+            isinstance(w, dict) and isinstance(w.get("size"), int) and isinstance(w.get("sha256"), str)
+            for w in files.values()):
+        raise CorruptCacheError(f"cache manifest {path} has the wrong shape (want {{'files': {{name: {{size, "
+                                f"sha256}}}}, 'meta': {{...}}}}, got {str(manifest)[:80]})")
+    for rel, want in files.items():
         p = directory / rel
         if not p.is_file():
             raise CorruptCacheError(f"cache entry {directory} is missing {rel}")
@@ -162,6 +169,21 @@ def verify_manifest(directory: Path, check_hashes: bool = True) -> dict:
         if check_hashes and file_sha256(p) != want["sha256"]:
             raise CorruptCacheError(f"cache file {p} fails its sha256 check (altered or corrupted)")
     return manifest
+
+
+def load_cached_file(path: Path, load: Callable[[Path], Any]) -> Any | None:
+    """``load(path)`` for a cache file kept outside a manifest entry, or None when it is
+    absent or damaged (truncated, empty, garbage): a damaged file is reported with its path
+    and deleted, and the caller rebuilds it (the one way such files heal)."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        return load(path)
+    except Exception as exc:  # noqa: BLE001 (np.load alone raises BadZipFile, EOFError, ValueError, OSError...)
+        log.warning("cache file %s is damaged (%s: %s); rebuilding it", path, type(exc).__name__, exc)
+        path.unlink(missing_ok=True)
+        return None
 
 
 class Cache:
@@ -200,7 +222,12 @@ class Cache:
                 shutil.rmtree(final)
             work = self.partial(kind, key)
             work.mkdir(parents=True, exist_ok=True)
-            meta = build(work)
+            try:
+                meta = build(work)
+            except BaseException:
+                if not any(work.iterdir()):  # nothing to resume from: leave no empty .partial behind
+                    work.rmdir()
+                raise
             write_manifest(work, meta)
             os.replace(work, final)
             return final

@@ -123,7 +123,7 @@ class HFOptions(SplitConfig):
     identity_column: str | None = Field(None, description="column naming the person (None: each row is its own unit)")
     name_column: str | None = Field(None, description="column with the person's name (default: the identity value)")
     split: str = Field("train", description="dataset split to read (imagefolder / hub)")
-    image_size: int = Field(32, ge=8, description="images are centre-cropped and resized to this side")
+    image_size: int = Field(32, ge=8, le=1024, description="images are centre-cropped and resized to this side (at most 1024: every image is held in memory, 3 MB each at 1024)")
     template: str = Field("a photo of {name}.", description="the PII query sent for identity-level attacks")
     n_members: int = Field(100, ge=2, description="member identities (or pairs)")
     n_nonmembers: int = Field(100, ge=2, description="non-member identities (or pairs)")
