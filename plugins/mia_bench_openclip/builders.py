@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -41,15 +42,22 @@ def create_random_model(arch: str, seed: int):
     import torch
 
     register_model_configs()
-    quiet = _DropMessage("No pretrained weights loaded")  # random init is the point here
+    with quiet_random_init(), torch.random.fork_rng(devices=[]):  # random init is the point here
+        torch.manual_seed(seed)
+        model = open_clip.create_model(arch, output_dict=True)
+    return model, open_clip.get_tokenizer(arch)
+
+
+@contextmanager
+def quiet_random_init():
+    """Silence open_clip's "No pretrained weights loaded ... initialized randomly" warning
+    where weights are set right after (a trained or loaded checkpoint), not left random."""
+    quiet = _DropMessage("No pretrained weights loaded")
     logging.getLogger().addFilter(quiet)
     try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = open_clip.create_model(arch, output_dict=True)
+        yield
     finally:
         logging.getLogger().removeFilter(quiet)
-    return model, open_clip.get_tokenizer(arch)
 
 
 class _DropMessage(logging.Filter):

@@ -158,7 +158,22 @@ class HFDataset(DatasetProvider):
     def build_world(self):
         from .hfworld import world_from_dataset
 
-        return world_from_dataset(self._load(), self.options, name=f"hf:{self.arg}")
+        ds = self._load()
+        self._check_memory(len(ds))
+        return world_from_dataset(ds, self.options, name=f"hf:{self.arg}")
+
+    def _check_memory(self, rows: int) -> None:
+        """Decoded images are held in memory: refuse, before decoding, what cannot fit."""
+        need = rows * self.options.image_size ** 2 * 3
+        try:
+            free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):  # not POSIX: no check
+            return
+        if need > 0.8 * free:
+            raise InvalidOptionsError(
+                f"dataset 'hf:{self.arg}': {rows} images at image_size={self.options.image_size} need "
+                f"{need / 2**30:.1f} GiB in memory, but {free / 2**30:.1f} GiB are free. Lower image_size "
+                "(e.g. 32 or 224) or use a smaller dataset.")
 
     def _load(self):
         import datasets
