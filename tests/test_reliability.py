@@ -155,6 +155,31 @@ def test_bad_out_fails_before_any_cell(toy, tmp_path, where):
     assert ToyTargetBuilder.builds == []  # nothing computed
 
 
+def _sleep(seconds: float) -> float:
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+def test_ctrl_c_stops_a_process_pool_at_once():
+    import signal
+    import threading
+    import time
+
+    from mia_bench.executor import ProcessExecutor
+
+    timer = threading.Timer(8.0, os.kill, (os.getpid(), signal.SIGINT))  # after the workers have started
+    t0 = time.perf_counter()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            ProcessExecutor(2).map(_sleep, [120, 120])
+    finally:
+        timer.cancel()
+    assert time.perf_counter() - t0 < 60  # not after the tasks' 120 s
+
+
 # --- 9. option upper bounds and a memory check ----------------------------------------------
 @pytest.mark.parametrize("kind, spec", [
     ("attack", "text-knn?n_reference=100000000"), ("attack", "umid?n_reference=100000000"),

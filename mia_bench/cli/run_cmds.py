@@ -54,8 +54,11 @@ def run_cmd(out, cache, n_boot, rerun, no_progress, no_plots, as_json, executor,
 
     Cells whose results exist are never recomputed and cached targets and shadow models
     are reused, on any executor. Process and Ray runs give identical results (one torch
-    thread per task); a serial run that trains a target with more threads may differ at
-    float32 rounding.
+    thread per task); a serial run uses more threads, so its training and its inference
+    may differ at float32 rounding (scores by up to ~1e-5).
+
+    Exit codes: 0 every cell has a result; 2 an invalid suite, spec, option or --out
+    (nothing ran); 3 some cells failed (listed last); 130 interrupted (Ctrl-C, SIGTERM).
     """
     from ..cache import Cache
     from ..executor import Resources, make_executor
