@@ -53,11 +53,70 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+_FINGERPRINTS: dict[tuple, str] = {}  # (path, size, mtime_ns) -> sha256, for this process
+
+
+def path_fingerprint(path: Path | str) -> str:
+    """Content hash of a local file or folder (every file's relative path and sha256).
+
+    What a spec's local input holds, not its name: a checkpoint replaced in place, or a
+    dataset folder edited, gets a new fingerprint. Each file's hash is memoised by
+    (path, size, mtime_ns), in this process and in a small JSON sidecar under the default
+    cache folder, so a multi-GB checkpoint is read once, not at every plan."""
+    root = Path(path).expanduser().resolve()
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    sidecar = default_cache_dir() / "fingerprints" / f"{stable_hash(str(root))}.json"
+    known = _read_sidecar(sidecar, root)
+    fresh, digests = {}, []
+    for f in files:
+        st = f.stat()
+        rel = "." if f == root else str(f.relative_to(root))
+        memo = (str(f), st.st_size, st.st_mtime_ns)
+        old = known.get(rel)
+        if memo not in _FINGERPRINTS:
+            hit = isinstance(old, list) and len(old) == 3 and old[:2] == [st.st_size, st.st_mtime_ns]
+            _FINGERPRINTS[memo] = old[2] if hit else file_sha256(f)
+        fresh[rel] = [st.st_size, st.st_mtime_ns, _FINGERPRINTS[memo]]
+        digests.append((rel, _FINGERPRINTS[memo]))
+    if fresh != known:
+        try:
+            atomic_write_json(sidecar, {"root": str(root), "files": fresh})
+        except OSError:  # a read-only cache folder: the in-process memo still holds
+            pass
+    return stable_hash(digests)
+
+
+def _read_sidecar(sidecar: Path, root: Path) -> dict:
+    try:
+        data = json.loads(sidecar.read_text())
+    except (OSError, ValueError):
+        return {}  # absent or damaged: hash again (a memo, never a source of truth)
+    ok = isinstance(data, dict) and data.get("root") == str(root) and isinstance(data.get("files"), dict)
+    return data["files"] if ok else {}
+
+
+def _umask() -> int:
+    """The process umask, read without setting it (``os.umask`` would, racing other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all, with the mode a plain ``open`` would give
+    (``mkstemp`` makes 0600 files: a results folder shared with a cluster or a team must
+    stay readable)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -88,11 +147,18 @@ def write_manifest(directory: Path, meta: dict | None = None) -> None:
 def verify_manifest(directory: Path, check_hashes: bool = True) -> dict:
     """Raise :class:`CorruptCacheError` if any listed file is missing, resized or altered."""
     directory = Path(directory)
+    path = directory / MANIFEST
     try:
-        manifest = json.loads((directory / MANIFEST).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        manifest = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CorruptCacheError(f"cache entry {directory} has no readable manifest ({exc})") from None
-    for rel, want in manifest["files"].items():
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or not isinstance(manifest.get("meta", {}), dict) or not all(
+            isinstance(w, dict) and isinstance(w.get("size"), int) and isinstance(w.get("sha256"), str)
+            for w in files.values()):
+        raise CorruptCacheError(f"cache manifest {path} has the wrong shape (want {{'files': {{name: {{size, "
+                                f"sha256}}}}, 'meta': {{...}}}}, got {str(manifest)[:80]})")
+    for rel, want in files.items():
         p = directory / rel
         if not p.is_file():
             raise CorruptCacheError(f"cache entry {directory} is missing {rel}")
@@ -103,6 +169,21 @@ def verify_manifest(directory: Path, check_hashes: bool = True) -> dict:
         if check_hashes and file_sha256(p) != want["sha256"]:
             raise CorruptCacheError(f"cache file {p} fails its sha256 check (altered or corrupted)")
     return manifest
+
+
+def load_cached_file(path: Path, load: Callable[[Path], Any]) -> Any | None:
+    """``load(path)`` for a cache file kept outside a manifest entry, or None when it is
+    absent or damaged (truncated, empty, garbage): a damaged file is reported with its path
+    and deleted, and the caller rebuilds it (the one way such files heal)."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        return load(path)
+    except Exception as exc:  # noqa: BLE001 (np.load alone raises BadZipFile, EOFError, ValueError, OSError...)
+        log.warning("cache file %s is damaged (%s: %s); rebuilding it", path, type(exc).__name__, exc)
+        path.unlink(missing_ok=True)
+        return None
 
 
 class Cache:
@@ -141,7 +222,12 @@ class Cache:
                 shutil.rmtree(final)
             work = self.partial(kind, key)
             work.mkdir(parents=True, exist_ok=True)
-            meta = build(work)
+            try:
+                meta = build(work)
+            except BaseException:
+                if not any(work.iterdir()):  # nothing to resume from: leave no empty .partial behind
+                    work.rmdir()
+                raise
             write_manifest(work, meta)
             os.replace(work, final)
             return final

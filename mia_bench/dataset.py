@@ -51,6 +51,12 @@ class DatasetProvider(ABC):
     def split(self, world: "World", seed: int) -> "MembershipSplit":
         return identity_split(world, self.split_config(), seed, dataset=self.name)
 
+    def input_fingerprint(self) -> str | None:
+        """A content hash of the local files the spec names (a dataset folder), or None when
+        the spec alone determines the world. It joins the cell keys (and may join
+        ``world_key``), so data edited in place is recomputed, never resumed."""
+        return None
+
     def check(self) -> None:
         """Validate cheaply (files exist, columns named...). Raise a MiaBenchError on error."""
 

@@ -112,12 +112,19 @@ class ProcessExecutor(Executor):
         pool = ProcessPoolExecutor(min(self.max_workers, len(items)), mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_set_threads, initargs=(resources.cpus,))
         futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
+        interrupted = False
         try:
             for fut in as_completed(futures):
                 exc = fut.exception()
                 yield futures[fut], exc is None, exc if exc is not None else fut.result()
+        except (KeyboardInterrupt, SystemExit):  # Ctrl-C / SIGTERM: stop the workers now, not after their tasks
+            interrupted = True
+            raise
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            if interrupted:
+                for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                    proc.terminate()
+            pool.shutdown(wait=not interrupted, cancel_futures=True)
 
 
 def _ray_task(fn, item, cpus):
@@ -142,6 +149,8 @@ class RayExecutor(Executor):
         if not ray.is_initialized():  # else reuse the caller's connection (tests, notebooks)
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
             local = address is None
+            if not local:
+                check_reachable(address)  # ray.init would retry an unreachable address for many minutes
             ray.init(address="local" if local else address, num_cpus=num_cpus if local else None,
                      ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
             self._started = True
@@ -159,6 +168,11 @@ class RayExecutor(Executor):
                 except Exception as exc:  # a RayTaskError is also an instance of the task's exception type
                     outcome = (False, exc)
                 yield (index[ref], *outcome)
+        except (KeyboardInterrupt, SystemExit):  # Ctrl-C / SIGTERM: kill running tasks too
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            pending = []
+            raise
         finally:
             for ref in pending:
                 ray.cancel(ref)
@@ -167,6 +181,27 @@ class RayExecutor(Executor):
         if self._started:
             self._ray.shutdown()
             self._started = False
+
+
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast, naming the address, when nothing listens at a Ray ``host:port`` or
+    ``ray://host:port`` (``auto`` and other forms are left to Ray, which fails fast on them)."""
+    import socket
+
+    hostport = address.removeprefix("ray://")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit() or "/" in hostport:
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            return
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+    raise MiaBenchError(
+        f"No Ray cluster answers at --address {address} ({reason} after at most {timeout:.0f} s). Start one with "
+        f"`ray start --head --port={port}` on the head machine (and `ray start --address=HEAD:{port}` on each "
+        "other machine), pass its address (or `auto` on a cluster machine), or drop --address to start a local "
+        "Ray instance.")
 
 
 def make_executor(name: str = "serial", address: str | None = None, workers: int | None = None) -> Executor:

@@ -202,36 +202,89 @@ def _compact_auc(row: Row) -> str:
     return f"{row.auc:.2f} [{strip(lo)},{strip(hi)}]"
 
 
+NAME_COLUMNS = ("attack", "target")
+MIN_NAME_WIDTH = 12
+
+
 def render_terminal(tracks: list[Track], console=None) -> None:
-    """Tables that fit the terminal: on narrow ones, fewer columns and short target names."""
+    """Tables that fit the terminal: on narrow ones, fewer columns and short target names.
+    Numbers are never cut: their columns get the width of their longest cell, and long
+    attack and target names wrap over several lines instead."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
 
     console = console or Console()
-    wide = console.width >= 118
-    keep = [c for c in _columns(tracks) if wide or c not in ("queries", "shadows", "wall s")]
-    rows = [r for t in tracks for r in t.rows]
-    if not wide and all(r.tpr_01 is None for r in rows):
-        keep.remove("TPR@0.1%")  # all "not resolvable": no room to waste on narrow terminals
+    wide = console.width >= 118 and all(  # else the narrow layout, whose numbers are shorter
+        layout[2][1] <= console.width for layout in _layout(tracks, console.width, True)[1].values())
+    keep, layouts = _layout(tracks, console.width, wide)
     for t in tracks:
-        show_seed = len({r.seed for r in t.rows}) > 1
+        body, headers, (widths, needed) = layouts[t.key]
         table = Table(title=t.title, title_justify="left", box=box.SIMPLE_HEAD if wide else None,
                       pad_edge=False, padding=(0, 1) if wide else (0, 1, 0, 0))
         for col in keep:
-            table.add_column(col if wide else NARROW.get(col, col), no_wrap=True,
-                             justify="left" if col in ("attack", "target") else "right")
-        for r in t.rows:
-            cells = dict(zip(COLUMNS, row_cells(r, show_seed)))
-            if not wide and not r.error:
-                cells["target"] = _short(cells["target"])
-                cells["AUC [95% CI]"] = _compact_auc(r)
-                cells["s/query"] = f"{r.seconds_per_query:.0e}" if r.seconds_per_query else ""
+            name = col in NAME_COLUMNS
+            table.add_column(headers[col], width=widths[col], no_wrap=False, overflow="fold",
+                             justify="left" if name else "right")
+        for r, cells in body:
             style = "red" if r.error else ("dim" if (r.control or r.model_free) else None)
             table.add_row(*(cells[c] for c in keep), style=style)
-        console.print(table)
+        _print_at_least(console, table, needed)
         console.print()
     console.print(NOTES, style="dim")
+
+
+def _layout(tracks: list[Track], width: int, wide: bool):
+    """The kept columns, and per track: its rows' cells, the headers and the column widths."""
+    keep = [c for c in _columns(tracks) if wide or c not in ("queries", "shadows", "wall s")]
+    if not wide and all(r.tpr_01 is None for t in tracks for r in t.rows):
+        keep.remove("TPR@0.1%")  # all "not resolvable": no room to waste on narrow terminals
+    headers = {c: c if wide else NARROW.get(c, c) for c in keep}
+    layouts = {}
+    for t in tracks:
+        show_seed = len({r.seed for r in t.rows}) > 1
+        body = [(r, _terminal_cells(r, show_seed, wide)) for r in t.rows]
+        layouts[t.key] = body, headers, _column_widths(keep, headers, [c for r, c in body if not r.error], width, wide)
+    return keep, layouts
+
+
+def _print_at_least(console, table, width: int) -> None:
+    """Print at the console's width, or wider when even wrapped names leave the numbers no
+    room (the terminal then wraps lines: a number is never cut)."""
+    if width <= console.width:
+        console.print(table)
+        return
+    old = console.width
+    console.width = width
+    try:
+        console.print(table)
+    finally:
+        console.width = old
+
+
+def _terminal_cells(r: Row, show_seed: bool, wide: bool) -> dict[str, str]:
+    cells = dict(zip(COLUMNS, row_cells(r, show_seed)))
+    if not wide and not r.error:
+        cells["target"] = _short(cells["target"])
+        cells["AUC [95% CI]"] = _compact_auc(r)
+        cells["s/query"] = f"{r.seconds_per_query:.0e}" if r.seconds_per_query else ""
+    return cells
+
+
+def _column_widths(keep: list[str], headers: dict[str, str], cells: list[dict[str, str]], width: int,
+                   wide: bool) -> tuple[dict[str, int], int]:
+    """Number columns: their longest cell (error rows wrap inside). Name columns share
+    what is left, each at most its longest name. Also returns the width the table needs."""
+    longest = {c: max([len(headers[c])] + [len(row[c]) for row in cells]) for c in keep}
+    widths = {c: longest[c] for c in keep if c not in NAME_COLUMNS}
+    names = [c for c in keep if c in NAME_COLUMNS]
+    overhead = 3 * len(keep) + 1 if wide else len(keep)  # padding (and, wide, the box's separators and edges)
+    room = width - sum(widths.values()) - overhead
+    for i, c in enumerate(sorted(names, key=lambda c: longest[c])):  # the shorter name column first
+        share = max(MIN_NAME_WIDTH, room // (len(names) - i))
+        widths[c] = max(min(longest[c], share), min(longest[c], MIN_NAME_WIDTH))
+        room -= widths[c]
+    return widths, sum(widths.values()) + overhead
 
 
 def write_leaderboard(out_dir: Path, records: list[CellRecord], plots: bool = True,

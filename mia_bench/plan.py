@@ -143,14 +143,20 @@ def build_plan(
         base, control = _target_base(ComponentSpec.parse(text))
         plan.targets.setdefault(base, _resolve("target", base, plan.plugins))
         target_specs.append((base, control))
+    fingerprints = {(kind, spec): _input_fingerprint(r.component)
+                    for kind, store in (("target", plan.targets), ("dataset", plan.datasets))
+                    for spec, r in store.items()}
     for (a, ra), (t, control), d, f, seed in itertools.product(
         plan.attacks.items(), target_specs, plan.datasets, plan.defenses, seeds or [0]
     ):
         if ra.component.model_free and (t, control) != target_specs[0]:
             continue  # a model-free attack never sees the target: one cell is enough
+        inputs = {"dataset": fingerprints["dataset", d]}
+        if not ra.component.model_free:  # a model-free attack never sees the target's weights
+            inputs["target"] = fingerprints["target", t]
         for unit in ra.component.units:
             cell = Cell(a, t, d, f, int(seed), unit, control)
-            plan.cells.append(replace(cell, key=cell_key(cell, ra.component.version)))
+            plan.cells.append(replace(cell, key=cell_key(cell, ra.component.version, inputs)))
     validate(plan)
     return plan
 
@@ -164,15 +170,32 @@ def plan_from_cells(cells: list[CellSpec], plugins: Plugins) -> Plan:
                             ("defense", plan.defenses)):
             if spec[kind] not in store:
                 store[spec[kind]] = _resolve(kind, spec[kind], plugins)
+        attack = plan.attacks[spec["attack"]].component
+        inputs = {"dataset": _input_fingerprint(plan.datasets[spec["dataset"]].component)}
+        if not attack.model_free:  # as in build_plan: the same cell gets the same key
+            inputs["target"] = _input_fingerprint(plan.targets[spec["target"]].component)
         cell = Cell(spec["attack"], spec["target"], spec["dataset"], spec["defense"], c.seed, c.unit, c.control)
-        plan.cells.append(replace(cell, key=cell_key(cell, plan.attacks[spec["attack"]].component.version)))
+        plan.cells.append(replace(cell, key=cell_key(cell, attack.version, inputs)))
     validate(plan)
     return plan
 
 
-def cell_key(cell: Cell, attack_version: str) -> str:
-    """The one definition of a cell's result key."""
-    return stable_hash({**cell.to_dict(), "attack_version": attack_version})
+def cell_key(cell: Cell, attack_version: str, inputs: dict[str, str | None] | None = None) -> str:
+    """The one definition of a cell's result key: the spec strings, the attack's version
+    and, for components that name local files (a checkpoint, a dataset folder), those
+    files' content fingerprints, so a file replaced in place is recomputed, not resumed.
+    Without such files the key is the spec-only key it always was (committed results resume)."""
+    fields = {**cell.to_dict(), "attack_version": attack_version}
+    inputs = {k: v for k, v in (inputs or {}).items() if v is not None}
+    if inputs:
+        fields["inputs"] = inputs
+    return stable_hash(fields)
+
+
+def _input_fingerprint(component: Any) -> str | None:
+    """A component's :meth:`input_fingerprint` (optional: plugins may not define it)."""
+    method = getattr(component, "input_fingerprint", None)
+    return method() if callable(method) else None
 
 
 def required_capabilities(attack: Attack, modality: str) -> frozenset[str]:

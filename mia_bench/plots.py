@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
 import numpy as np
 
+from .cache import stable_hash
 from .metrics import auc as compute_auc
 from .metrics import roc_points_for_plot
+from .records import RecordError
 from .results import load_scores
 
+log = logging.getLogger(__name__)
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+def plot_slug(text: str, max_chars: int = 48) -> str:
+    """A short file-name-safe slug, unique per title: a readable prefix plus a hash of the
+    exact title (titles that differ only by case, or share a long prefix, never collide,
+    and a 160-character dataset path never exceeds the file-name limit)."""
+    readable = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:max_chars].strip("-")
+    return f"{readable}-{stable_hash(text, 8)}"
 
 
 def _plt():
@@ -28,11 +37,17 @@ def _plt():
 def plot_tracks(out_dir: Path, tracks) -> list[Path]:
     paths = []
     for track in tracks:
-        rows = [r for r in track.rows if r.error is None and r.key]
+        scores = {}
+        for r in track.rows:
+            if r.error is None and r.key:
+                try:
+                    scores[r.key] = load_scores(out_dir, r.key)
+                except RecordError as exc:  # the table still shows the row; its curve is left out
+                    log.warning("left out of the plots: %s", exc)
+        rows = [r for r in track.rows if r.key in scores]
         if not rows:
             continue
-        scores = {r.key: load_scores(out_dir, r.key) for r in rows}
-        slug = _slug(track.title)
+        slug = plot_slug(track.title)
         paths.append(plot_roc(out_dir / "plots" / f"roc-{slug}.png", track.title, rows, scores))
         paths.append(plot_histograms(out_dir / "plots" / f"hist-{slug}.png", track.title, rows, scores))
     return paths

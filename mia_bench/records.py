@@ -187,7 +187,8 @@ def _metrics_from_json(d: Any, where: str = "metrics") -> MetricReport:
 @dataclass(frozen=True)
 class CellRecord:
     """One cell's result. ``status == "ok"`` records have every block; error records carry
-    the error and traceback, and the attack's name and version."""
+    the error and traceback, the attack's name and version and (when written by a runner
+    that knows it) the attack's declared threat model."""
 
     key: str
     status: Status
@@ -240,6 +241,8 @@ class CellRecord:
                       "cost": self.cost.to_json(), "info": self.info})
         else:
             d.update({"error": self.error, "traceback": self.traceback})
+            if self.threat_model is not None:  # the attack's declared threat model: files the failure right
+                d["threat_model"] = self.threat_model.to_json()
         return d
 
     @classmethod
@@ -258,7 +261,9 @@ class CellRecord:
                       attack=AttackInfo.from_json(d.get("attack"), f"{where}: attack"),
                       environment=dict(d.get("environment") or {}), created=d.get("created"))
         if status == "error":
-            return cls(status="error", error=str(d.get("error", "error")), traceback=d.get("traceback"), **common)
+            tm = d.get("threat_model")
+            return cls(status="error", error=str(d.get("error", "error")), traceback=d.get("traceback"), **common,
+                       threat_model=None if tm is None else ThreatModel.from_json(tm, f"{where}: threat_model"))
         target = d.get("target")
         return cls(status="ok", **common,
                    target=None if target is None else TargetInfo.from_json(target, f"{where}: target"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any, Generic, Iterator, TypeVar
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 from pydantic import BaseModel, ValidationError
 
@@ -40,13 +40,20 @@ class ComponentSpec:
             return cls(text["name"], text.get("arg"), dict(text.get("options") or {}))
         head, _, query = text.partition("?")
         name, _, arg = head.partition(":")
-        options = {k: _parse_value(v) for k, v in parse_qsl(query, keep_blank_values=True)}
+        options = {}
+        for part in query.split("&") if query else ():
+            key, _, value = part.partition("=")
+            # percent-decoding only: ``+`` is a plus (``queries=original+flip``), not a space
+            options[unquote(key)] = _parse_value(unquote(value))
         return cls(name.strip(), arg or None, options)
 
     def __str__(self) -> str:
+        """The spec string; ``parse(str(spec)) == spec`` exactly, so a process or Ray worker
+        that rebuilds a plan from spec strings gets the very same options."""
         out = self.name + (f":{self.arg}" if self.arg else "")
         if self.options:
-            out += "?" + "&".join(f"{k}={_format_value(v)}" for k, v in sorted(self.options.items()))
+            out += "?" + "&".join(f"{_escape(k, '=')}={_escape(_format_value(v))}"
+                                  for k, v in sorted(self.options.items()))
         return out
 
     def to_dict(self) -> dict:
@@ -63,7 +70,17 @@ def _parse_value(v: str) -> Any:
 
 
 def _format_value(v: Any) -> str:
-    return v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
+    if isinstance(v, str):  # a string that would parse back as a number/list/bool is written as JSON
+        return v if _parse_value(v) == v else json.dumps(v)
+    return json.dumps(v, separators=(",", ":"))
+
+
+def _escape(text: str, also: str = "") -> str:
+    """Percent-encode only what would change the parse (``%``, ``&``; ``=`` in keys): every
+    other spec prints as it always did, so existing cell keys stay the same."""
+    for ch in "%&" + also:
+        text = text.replace(ch, f"%{ord(ch):02X}")
+    return text
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,16 @@ def finished_record(out_dir: Path, key: str) -> CellRecord | None:
 
 
 def load_scores(out_dir: Path, key: str) -> dict[str, np.ndarray]:
+    """A cell's per-row arrays; :class:`RecordError` names the file when it is missing or
+    damaged (a run into the folder recomputes the cell)."""
     _, npz_path = cell_paths(out_dir, key)
-    with np.load(npz_path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+    try:
+        with np.load(npz_path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except Exception as exc:  # noqa: BLE001 (np.load raises BadZipFile, EOFError, ValueError, OSError...)
+        raise RecordError(f"{npz_path}: unreadable score file ({type(exc).__name__}: {exc}); run the suite "
+                          "into this folder again to recompute the cell") from None
+    missing = {"scores", "labels"} - set(arrays)
+    if missing:
+        raise RecordError(f"{npz_path}: score file lacks {sorted(missing)}; run the suite again to recompute it")
+    return arrays

@@ -293,13 +293,7 @@ class Runner:
                 self._utility.get(target.fingerprint, {})),
             split=SplitInfo(split.fingerprint(), split.dataset, split.world.modality, cell.unit,
                             int(report.n_members), int(report.n_nonmembers), split.config),
-            threat_model=ThreatModel(
-                biometric_data_sent=attack.sends_biometrics(),
-                inputs=tuple(sorted(attack.inputs)),
-                requires=() if attack.model_free else tuple(sorted(attack.requires)),
-                model_free=attack.model_free,
-                supervised=attack.supervised,
-            ),
+            threat_model=threat_model(attack),
             metrics=report,
             cost=Cost(
                 seconds=seconds,
@@ -322,6 +316,7 @@ class Runner:
             error=f"{type(exc).__name__}: {exc}",
             traceback="".join(traceback.format_exception(exc)),
             environment=self.environment(),
+            threat_model=threat_model(attack),  # declared, so the failure is filed where the attack belongs
         )
 
 
@@ -329,6 +324,17 @@ def attack_stream(attack: Attack) -> int:
     """The 32-bit stream id of an attack configuration: its name and resolved options."""
     options = attack.options.model_dump() if attack.options is not None else {}
     return int(stable_hash({"attack": attack.name, "options": options}, 8), 16)
+
+
+def threat_model(attack: Attack) -> ThreatModel:
+    """What the attack declares it sends and needs (the leaderboard files rows by it)."""
+    return ThreatModel(
+        biometric_data_sent=attack.sends_biometrics(),
+        inputs=tuple(sorted(attack.inputs)),
+        requires=() if attack.model_free else tuple(sorted(attack.requires)),
+        model_free=attack.model_free,
+        supervised=attack.supervised,
+    )
 
 
 def _progress(cells: list[Cell], enabled: bool):

@@ -186,6 +186,12 @@ class TargetBuilder(ABC):
     def check(self) -> None:
         """Validate the spec cheaply (e.g. that an architecture name exists). Raise on error."""
 
+    def input_fingerprint(self) -> str | None:
+        """A content hash of the local files the spec names (a checkpoint), or None when the
+        spec alone determines the target (trained here, keyed by content already). It joins
+        the cell keys, so a file replaced in place is recomputed, never resumed."""
+        return None
+
     @abstractmethod
     def build(self, request: BuildRequest) -> Target:
         """Return the loaded target, training (or loading it from the cache) as needed."""

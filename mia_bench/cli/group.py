@@ -16,6 +16,10 @@ class _Group(click.Group):
         except MiaBenchError as exc:
             click.secho(f"Error: {exc}", fg="red", err=True)
             sys.exit(2)
+        except KeyboardInterrupt:  # Ctrl-C (or SIGTERM during a run): finished cells stay on disk
+            click.secho("Interrupted: finished cells are kept; run the same command again to resume.",
+                        fg="red", err=True)
+            sys.exit(130)
 
 
 @click.group(cls=_Group)

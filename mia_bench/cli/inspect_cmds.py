@@ -77,8 +77,17 @@ def plugins_cmd(as_json: bool) -> None:
 @selection_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def validate_cmd(as_json: bool, **selection) -> None:
-    """Resolve names, options and capabilities of a run without loading any weights."""
-    plan, suite = selection_plan(**selection)
+    """Resolve names, options and capabilities of a run without loading any weights.
+    With --json, an invalid run prints {"valid": false, "error": ...} and exits 2."""
+    from ..errors import MiaBenchError
+
+    try:
+        plan, suite = selection_plan(**selection)
+    except MiaBenchError as exc:
+        if not as_json:
+            raise
+        click.echo(json.dumps({"valid": False, "error": str(exc), "error_type": type(exc).__name__}, indent=2))
+        raise SystemExit(2) from None
     cells = [c.to_dict() for c in plan.cells]
     if as_json:
         click.echo(json.dumps({"suite": suite.get("name"), "valid": True, "cells": cells}, indent=2))

@@ -13,7 +13,8 @@ def selection_options(fn):
     @click.option("--target", "-t", "targets", multiple=True, help="Target spec NAME[:ARG][?k=v]; repeatable.")
     @click.option("--dataset", "-d", "datasets", multiple=True, help="Dataset spec; repeatable.")
     @click.option("--defense", "defenses", multiple=True, help="Defense spec; repeatable.")
-    @click.option("--seed", "seeds", multiple=True, type=int, help="Run seed; repeatable.")
+    @click.option("--seed", "seeds", multiple=True, type=click.IntRange(min=0, max=2**32 - 1),
+                  help="Run seed (0 to 2**32-1); repeatable.")
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         return fn(*args, **kwargs)

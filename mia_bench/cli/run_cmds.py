@@ -11,6 +11,10 @@ from ..executor import EXECUTORS
 from .group import cli
 from .options import selection_options, selection_plan
 
+# Exit codes of `mia-bench run` (README, "Command line"): 0 every cell has a result; 2 a bad
+# suite, spec, option or folder (nothing ran); 3 the run finished but some cells failed.
+EXIT_CELLS_FAILED = 3
+
 
 def _print_board(out_dir: Path, records: list, as_json: bool, plots: bool, n_boot: int = 1000) -> list:
     from ..leaderboard import aggregate_json, render_terminal, write_leaderboard
@@ -36,7 +40,8 @@ def _print_board(out_dir: Path, records: list, as_json: bool, plots: bool, n_boo
 @selection_options
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=None, help="Results folder (default runs/SUITE).")
 @click.option("--cache", type=click.Path(path_type=Path), default=None, help="Cache folder (default $MIA_BENCH_CACHE or ~/.cache/mia-bench).")
-@click.option("--n-boot", type=int, default=None, help="Bootstrap resamples for CIs.")
+@click.option("--n-boot", type=click.IntRange(min=1), default=None,
+              help="Bootstrap resamples for CIs (at least 1; default: the suite's n_boot, else 1000).")
 @click.option("--rerun", is_flag=True, help="Recompute cells whose results already exist.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.option("--no-plots", is_flag=True, help="Skip ROC and histogram plots.")
@@ -58,8 +63,11 @@ def run_cmd(out, cache, n_boot, rerun, no_progress, no_plots, as_json, executor,
 
     Cells whose results exist are never recomputed and cached targets and shadow models
     are reused, on any executor. Process and Ray runs give identical results (one torch
-    thread per task); a serial run that trains a target with more threads may differ at
-    float32 rounding.
+    thread per task); a serial run uses more threads, so its training and its inference
+    may differ at float32 rounding (scores by up to ~1e-5).
+
+    Exit codes: 0 every cell has a result; 2 an invalid suite, spec, option or --out
+    (nothing ran); 3 some cells failed (listed last); 130 interrupted (Ctrl-C, SIGTERM).
     """
     from ..cache import Cache
     from ..executor import Resources, make_executor
@@ -68,8 +76,11 @@ def run_cmd(out, cache, n_boot, rerun, no_progress, no_plots, as_json, executor,
 
     plan, suite = selection_plan(**selection)
     out = out or Path("runs") / suite["name"]
+    check_writable_folder(out, "--out")  # before any cell computes, not after the first
+    _sigterm_interrupts()
     with make_executor(executor, address, workers) as pool:
-        config = RunConfig(out_dir=out, cache=Cache(cache), n_boot=n_boot or suite.get("n_boot", 1000),
+        config = RunConfig(out_dir=out, cache=Cache(cache),
+                           n_boot=n_boot if n_boot is not None else suite.get("n_boot", 1000),
                            progress=not no_progress, rerun=rerun, executor=pool,
                            resources=Resources(cpus=1, gpus=gpus_per_task))
         summary = Runner(plan, config).run()
@@ -84,9 +95,48 @@ def run_cmd(out, cache, n_boot, rerun, no_progress, no_plots, as_json, executor,
         write_report(out, records)
         if not as_json:
             click.echo(f"Privacy-utility report written to {out}/privacy_utility.md and {out}/plots/privacy_utility.png")
-    if summary.errors and not as_json:
-        for key, err in summary.errors.items():
-            click.secho(f"  failed cell {key}: {err}", fg="red", err=True)
+    if summary.errors:  # last, on stderr (also with --json), and a non-zero exit
+        _report_failures(plan, summary.errors)
+        raise SystemExit(EXIT_CELLS_FAILED)
+
+
+def _sigterm_interrupts() -> None:
+    """SIGTERM stops a run the way Ctrl-C does: executors cancel their tasks and stop workers."""
+    import signal
+    import threading
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
+def check_writable_folder(folder: Path, option: str) -> None:
+    """Fail now, naming the folder, if results cannot be written there."""
+    import tempfile
+
+    from ..errors import MiaBenchError
+
+    if folder.exists() and not folder.is_dir():
+        raise MiaBenchError(f"{option} {folder} is a file, not a folder. Pass a folder (it is created if absent).")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise MiaBenchError(f"{option} {folder} is not writable ({exc.strerror or exc}). Pass a folder you can "
+                            "write to, or fix its permissions.") from None
+
+
+def _report_failures(plan, errors: dict[str, str]) -> None:
+    cells = {c.key: c for c in plan.cells}
+    click.secho(f"{len(errors)} of {len(plan.cells)} cells failed (exit code {EXIT_CELLS_FAILED}; their "
+                "error records are in the results folder, and a re-run retries them):", fg="red", err=True)
+    for key, err in errors.items():
+        cell = cells.get(key)
+        where = f"{cell.attack} x {cell.target_label} x {cell.dataset} [{cell.unit}] seed={cell.seed}" if cell else key
+        click.secho(f"  {where} ({key}): {err}", fg="red", err=True)
 
 
 @cli.command("leaderboard")

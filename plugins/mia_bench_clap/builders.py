@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from pydantic import BaseModel, Field
 
-from mia_bench.cache import stable_hash
+from mia_bench.cache import path_fingerprint, stable_hash
 from mia_bench.errors import IncompatibleError, InvalidOptionsError, MiaBenchError, MissingWeightsError
 from mia_bench.target import BuildRequest, Target, TargetBuilder, pick_device
 from mia_bench.training import TrainedTargetBuilder, training_bar
@@ -140,6 +140,11 @@ class PretrainedClapBuilder(TargetBuilder):
     def recipe(self) -> dict:
         return {"name": self.name, "arg": self.arg, "amodel": self.options.amodel, "tmodel": self.options.tmodel,
                 "algorithm": "pretrained"}
+
+    def input_fingerprint(self) -> str | None:
+        """The checkpoint file's content hash: a file replaced in place is a new target."""
+        path = Path(self.arg).expanduser() if self.arg else None
+        return path_fingerprint(path) if path is not None and path.is_file() else None
 
     def build(self, request: BuildRequest) -> Target:
         from .pretrained import load_checkpoint

@@ -15,6 +15,9 @@ from mia_bench.errors import InvalidOptionsError, MissingWeightsError
 
 # Keys that newer transformers no longer keep as weights (laion_clap drops them too).
 DROPPED_KEYS = ("text_branch.embeddings.position_ids",)
+# text branch -> the error of a hub load that failed in this process (each retry would wait
+# on the network again, for every cell).
+_FAILED: dict[str, str] = {}
 HUB_TEXT_MODELS = {"roberta": "roberta-base", "bert": "bert-base-uncased", "bart": "facebook/bart-base"}
 
 
@@ -72,16 +75,19 @@ def _laion_model(amodel: str, tmodel: str, fusion: bool):
         raise UnknownComponentError("laion_clap audio model", amodel, cm.list_models())
     if tmodel not in (*HUB_TEXT_MODELS, "transformer"):
         raise InvalidOptionsError(f"tmodel={tmodel!r} is not valid; valid: {', '.join([*HUB_TEXT_MODELS, 'transformer'])}")
+    if tmodel in _FAILED:  # the hub failed once in this process: fail at once, with the same words
+        raise MissingWeightsError(_FAILED[tmodel])
     try:
         model, _ = cm.create_model(amodel, tmodel, enable_fusion=fusion, fusion_type="aff_2d" if fusion else "None")
         tokenizer = _hub_tokenizer(tmodel) if tmodel in HUB_TEXT_MODELS else None
     except OSError as exc:  # transformers' "couldn't connect / not in cache"
-        raise MissingWeightsError(
+        _FAILED[tmodel] = (
             f"LAION-CLAP's {tmodel} text branch needs {HUB_TEXT_MODELS[tmodel]!r} from the Hugging Face hub, which is "
             f"not in the local cache ({str(exc)[:200]}). On a machine with internet run `python -c \"import transformers; "
             f"transformers.AutoModel.from_pretrained('{HUB_TEXT_MODELS[tmodel]}'); "
             f"transformers.AutoTokenizer.from_pretrained('{HUB_TEXT_MODELS[tmodel]}')\"` and copy ~/.cache/huggingface "
-            "here. Set HF_HUB_OFFLINE=1 to fail fast when offline.") from None
+            "here. Set HF_HUB_OFFLINE=1 to fail fast when offline.")
+        raise MissingWeightsError(_FAILED[tmodel]) from None
     return model, tokenizer
 
 

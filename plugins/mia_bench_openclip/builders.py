@@ -11,12 +11,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from mia_bench.cache import stable_hash
+from mia_bench.cache import path_fingerprint, stable_hash
 from mia_bench.errors import InvalidOptionsError, MissingWeightsError
 from mia_bench.target import BuildRequest, Target, TargetBuilder
 from mia_bench.training import TrainedTargetBuilder, training_bar
 
-from .configs import CONFIG_DIR, model_config, register_model_configs  # noqa: F401  (re-exported)
+from .configs import CONFIG_DIR, model_config, quiet_random_init, register_model_configs  # noqa: F401
 from .recipe import AUGMENTATIONS, Recipe
 
 log = logging.getLogger(__name__)
@@ -29,24 +29,10 @@ def create_random_model(arch: str, seed: int):
     import torch
 
     register_model_configs()
-    quiet = _DropMessage("No pretrained weights loaded")  # random init is the point here
-    logging.getLogger().addFilter(quiet)
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = open_clip.create_model(arch, output_dict=True)
-    finally:
-        logging.getLogger().removeFilter(quiet)
+    with quiet_random_init(), torch.random.fork_rng(devices=[]):  # random init is the point here
+        torch.manual_seed(seed)
+        model = open_clip.create_model(arch, output_dict=True)
     return model, open_clip.get_tokenizer(arch)
-
-
-class _DropMessage(logging.Filter):
-    def __init__(self, text: str):
-        super().__init__()
-        self.text = text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return self.text not in record.getMessage()
 
 
 class TrainOptions(Recipe):
@@ -166,6 +152,11 @@ class PretrainedClipBuilder(TargetBuilder):
 
     def recipe(self) -> dict:
         return {"name": self.name, "arg": self.arg, "model": self.options.model, "algorithm": "pretrained"}
+
+    def input_fingerprint(self) -> str | None:
+        """The checkpoint file's content hash (a hub tag is fixed by its name: None)."""
+        path = Path(self.arg).expanduser() if self._is_path() else None
+        return path_fingerprint(path) if path is not None and path.is_file() else None
 
     def build(self, request: BuildRequest) -> Target:
         from mia_bench.target import pick_device

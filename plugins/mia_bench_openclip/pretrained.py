@@ -12,6 +12,11 @@ from pathlib import Path
 
 from mia_bench.errors import InvalidOptionsError, MissingWeightsError
 
+# (arch, tag) -> the error of a download that failed in this process: without HF_HUB_OFFLINE
+# and without network every attempt waits on the hub's retries (~55 s), so the first failure
+# is remembered and every later cell on that target fails at once, with the same words.
+_FAILED: dict[tuple[str, str], str] = {}
+
 
 def load_pretrained_model(arch: str, tag: str | None):
     import open_clip
@@ -27,18 +32,21 @@ def load_pretrained_model(arch: str, tag: str | None):
 
         raise UnknownComponentError(f"pretrained tag of {arch}", tag, tags)
     cfg = open_clip.get_pretrained_cfg(arch, tag)
+    if (arch, tag) in _FAILED:  # a download that failed once fails at once for the rest of the run
+        raise MissingWeightsError(_FAILED[arch, tag])
     try:
         model = open_clip.create_model(arch, pretrained=tag, output_dict=True, require_pretrained=True)
     except Exception as exc:  # hub/URL failure offline: say what is missing and how to fix it
         source = cfg.get("hf_hub") or cfg.get("url") or "?"
-        raise MissingWeightsError(
+        _FAILED[arch, tag] = (
             f"Pretrained weights for open_clip {arch}/{tag} are not available locally and could not be "
             f"downloaded ({type(exc).__name__}: {str(exc)[:200]}). Missing file: {source} "
             f"(Hugging Face hub repo/file, or URL). To provide it: on a machine with internet run "
             f"`python -c \"import open_clip; open_clip.create_model('{arch}', pretrained='{tag}')\"` to fill the "
             f"HF cache (~/.cache/huggingface) and copy that cache here, or download the file and pass its path: "
             f"open_clip:/path/to/file?model={arch}. Set HF_HUB_OFFLINE=1 to fail fast when offline."
-        ) from None
+        )
+        raise MissingWeightsError(_FAILED[arch, tag]) from None
     return model, open_clip.get_tokenizer(arch), {"source": "open_clip registry", "arch": arch, "tag": tag}
 
 
@@ -58,14 +66,16 @@ def load_checkpoint_model(path: Path, arch: str | None):
         raise MissingWeightsError(f"Could not load checkpoint {path} with weights_only=True: {exc}") from None
     state_dict = state.get("state_dict", state) if isinstance(state, dict) else state
     state_dict = {k.removeprefix("module."): v for k, v in state_dict.items()}
-    if isinstance(state, dict) and "model_cfg" in state:  # written by mia-bench: self-describing
-        from .configs import register_model_configs
+    from .configs import quiet_random_init, register_model_configs
 
+    if isinstance(state, dict) and "model_cfg" in state:  # written by mia-bench: self-describing
         register_model_configs()
         arch = arch or state.get("arch")
-        model = open_clip.create_model(arch, output_dict=True)
+        with quiet_random_init():  # the checkpoint's weights are loaded next
+            model = open_clip.create_model(arch, output_dict=True)
     elif arch:
-        model = open_clip.create_model(arch, output_dict=True)
+        with quiet_random_init():
+            model = open_clip.create_model(arch, output_dict=True)
     else:
         raise InvalidOptionsError(
             f"Checkpoint {path} does not say its architecture. Pass it: open_clip:{path}?model=ViT-B-32 "

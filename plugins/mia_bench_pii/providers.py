@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from mia_bench.cache import path_fingerprint
 from mia_bench.dataset import DatasetProvider
 from mia_bench.errors import InvalidOptionsError, MiaBenchError
 from mia_bench.splits import SplitConfig
@@ -122,7 +123,7 @@ class HFOptions(SplitConfig):
     identity_column: str | None = Field(None, description="column naming the person (None: each row is its own unit)")
     name_column: str | None = Field(None, description="column with the person's name (default: the identity value)")
     split: str = Field("train", description="dataset split to read (imagefolder / hub)")
-    image_size: int = Field(32, ge=8, description="images are centre-cropped and resized to this side")
+    image_size: int = Field(32, ge=8, le=1024, description="images are centre-cropped and resized to this side (at most 1024: every image is held in memory, 3 MB each at 1024)")
     template: str = Field("a photo of {name}.", description="the PII query sent for identity-level attacks")
     n_members: int = Field(100, ge=2, description="member identities (or pairs)")
     n_nonmembers: int = Field(100, ge=2, description="non-member identities (or pairs)")
@@ -142,17 +143,37 @@ class HFDataset(DatasetProvider):
         if not self.arg:
             raise InvalidOptionsError("dataset 'hf' needs an argument: hf:/path/to/dataset or hf:org/name")
 
+    def input_fingerprint(self) -> str | None:
+        """A local folder's content hash (a hub id names its data: None)."""
+        path = Path(self.arg).expanduser()
+        return path_fingerprint(path) if path.exists() else None
+
     def world_key(self) -> dict:
         key = super().world_key()
-        path = Path(self.arg).expanduser()
-        if path.exists():  # local data: key on its modification time too, so edits rebuild
-            key["mtime"] = max(p.stat().st_mtime for p in [path, *path.rglob("*")])
+        fingerprint = self.input_fingerprint()
+        if fingerprint is not None:  # local data: key on its content too, so edits rebuild
+            key["content"] = fingerprint
         return key
 
     def build_world(self):
         from .hfworld import world_from_dataset
 
-        return world_from_dataset(self._load(), self.options, name=f"hf:{self.arg}")
+        ds = self._load()
+        self._check_memory(len(ds))
+        return world_from_dataset(ds, self.options, name=f"hf:{self.arg}")
+
+    def _check_memory(self, rows: int) -> None:
+        """Decoded images are held in memory: refuse, before decoding, what cannot fit."""
+        need = rows * self.options.image_size ** 2 * 3
+        try:
+            free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):  # not POSIX: no check
+            return
+        if need > 0.8 * free:
+            raise InvalidOptionsError(
+                f"dataset 'hf:{self.arg}': {rows} images at image_size={self.options.image_size} need "
+                f"{need / 2**30:.1f} GiB in memory, but {free / 2**30:.1f} GiB are free. Lower image_size "
+                "(e.g. 32 or 224) or use a smaller dataset.")
 
     def _load(self):
         import datasets

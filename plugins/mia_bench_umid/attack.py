@@ -31,7 +31,7 @@ import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
 from mia_bench.attack import Attack, AttackContext, AttackOutput
-from mia_bench.cache import stable_hash
+from mia_bench.cache import load_cached_file, stable_hash
 from mia_bench.data import Challenge
 from mia_bench.errors import InvalidOptionsError
 
@@ -49,8 +49,8 @@ class UMIDOptions(BaseModel):
     space: str = Field("pixel", description="inversion space: pixel (on audio targets: input), lowres:R, waveform, "
                                             "input (the model input: a log-mel latent on CLAP)")
     reference: str = Field("gibberish", description="gibberish (paper), gibberish-names, or population-names")
-    n_reference: int = Field(100, ge=10, description="reference queries")
-    gibberish_length: int = Field(10, ge=1, description="characters per gibberish string")
+    n_reference: int = Field(100, ge=10, le=100_000, description="reference queries (at most 100000: each is inverted k times)")
+    gibberish_length: int = Field(10, ge=1, le=200, description="characters per gibberish string")
     alphabet: str = Field("printable", description=f"gibberish alphabet: {', '.join(ALPHABETS)} or literal chars")
     features: list[str] = Field(["S", "D"], description=f"features for the detectors, from {', '.join(FEATURES)}")
     score: str = Field("oriented-z", description="oriented-z (ours: signed z-score vs the reference, member side "
@@ -112,12 +112,9 @@ class UMID(Attack):
         key = stable_hash({"target": target.fingerprint, "texts": texts, "k": o.k, "steps": o.steps, "lr": o.lr,
                            "space": space, "seed": context.seed, "stream": stream, "v": self.version})
         path = context.cache.entry("umid-features", key) / "features.npz"
-        if path.exists():
-            try:
-                with np.load(path) as z:
-                    return {f: z[f] for f in z.files}
-            except (OSError, ValueError):
-                path.unlink(missing_ok=True)  # corrupt: recompute
+        cached = load_cached_file(path, _load_npz)  # a damaged file is named, deleted and recomputed
+        if cached is not None:
+            return cached
         import time
 
         seeds = [int(stable_hash([context.seed, t], 8), 16) for t in texts]
@@ -151,6 +148,11 @@ class UMID(Attack):
         )
 
 
+def _load_npz(path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as z:
+        return {f: z[f] for f in z.files}
+
+
 def _save_npz(path, arrays: dict) -> None:
     import io
 
@@ -162,7 +164,7 @@ def _save_npz(path, arrays: dict) -> None:
 
 
 class TextKNNOptions(BaseModel):
-    n_reference: int = Field(1000, ge=10, description="plausible reference names (population names + name-shaped gibberish)")
+    n_reference: int = Field(1000, ge=10, le=1_000_000, description="plausible reference names (population names + name-shaped gibberish; at most 1000000, about 2 GB of 512-d embeddings)")
     k: int = Field(20, ge=1, description="neighbours")
 
 
