@@ -177,3 +177,10 @@ def validate(plan: Plan) -> None:
         raise IncompatibleError(
             "Incompatible components (fix the suite or pick other components):\n  - " + "\n  - ".join(problems)
         )
+
+
+def check_data(plan: Plan) -> dict[str, dict]:
+    """Each dataset's metadata check (:meth:`DatasetProvider.check_data`: columns only, no media
+    decoded, nothing trained), by dataset spec; raises on the first dataset with problems."""
+    return {str(spec): r.component.check_data() for spec, r in plan.datasets.items()
+            if hasattr(r.component, "check_data")}

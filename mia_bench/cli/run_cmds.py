@@ -57,7 +57,10 @@ def run_cmd(out, cache, n_boot, rerun, no_progress, no_plots, as_json, executor,
     from ..results import load_records
     from ..runner import RunConfig, Runner
 
+    from ..plan import check_data
+
     plan, suite = selection_plan(**selection)
+    check_data(plan)  # a dataset that cannot be split fails before anything trains
     out = out or Path("runs") / suite["name"]
     with make_executor(executor, address, workers) as pool:
         config = RunConfig(out_dir=out, cache=Cache(cache), n_boot=n_boot or suite.get("n_boot", 1000),
