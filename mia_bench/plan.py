@@ -165,8 +165,9 @@ def incompatibilities(plan: Plan, cell: Cell) -> list[str]:
             f"attack {cell.attack.name!r} needs {sorted(missing)} but target {str(cell.target)!r} offers "
             f"{sorted(offered)} on {dataset.modality} data"
         )
-    if cell.control == "null" and not builder.trains_on_split:
-        problems.append(f"target {str(cell.target)!r} is not trained here, so it has no null-target control")
+    if cell.control == "null" and not getattr(builder, "has_null_control", builder.trains_on_split):
+        problems.append(f"target {str(cell.target)!r} is not trained here, so it has no null-target control; "
+                        "pass its owner's null model as control_checkpoint=PATH, or drop the control=null target")
     return problems
 
 
