@@ -285,3 +285,54 @@ def test_hf_world_round_trips_through_the_cache(tmp_path):
     again = provider.load_world(Cache(tmp_path / "cache"))
     assert again.fingerprint() == world.fingerprint() and len(again.background) == 10
     assert Path(tmp_path / "cache").exists()
+
+
+# --- audio columns ------------------------------------------------------------------
+def _audio_ds(waves, **columns):
+    import datasets
+
+    return datasets.Dataset.from_dict({"audio": [np.asarray(w, np.float32) for w in waves], **columns})
+
+
+def test_audio_arrays_need_a_rate():
+    from mia_bench.hfaudio import decode_audio_column
+
+    with pytest.raises(InvalidDataError, match="row 0: the audio is an array of samples but nothing says its sample "
+                                               "rate. Name the column holding it with sample_rate_column=COL"):
+        decode_audio_column(_audio_ds([np.zeros(10)]), "audio")
+
+
+def test_audio_at_mixed_rates_is_resampled_or_named():
+    from mia_bench.hfaudio import decode_audio_column
+
+    t = np.arange(8000) / 8000
+    ds = _audio_ds([np.sin(2 * np.pi * 440 * t), np.zeros(16000)], sr=[8000, 16000])
+    with pytest.raises(InvalidDataError, match=r"different sample rates \[8000, 16000\]; set sample_rate=HZ"):
+        decode_audio_column(ds, "audio", sample_rate_column="sr")
+    audio, rate = decode_audio_column(ds, "audio", sample_rate_column="sr", sample_rate=16000)
+    assert rate == 16000 and audio.shape == (2, 16000)
+    spectrum = np.abs(np.fft.rfft(audio[0]))
+    assert abs(int(np.argmax(spectrum)) - 440) <= 1  # 1 s at 16 kHz: bin k is k Hz; the tone survives resampling
+
+
+def test_audio_of_mixed_lengths_needs_clip_seconds():
+    from mia_bench.hfaudio import decode_audio_column
+
+    ds = _audio_ds([np.ones(100), np.ones(80)])
+    with pytest.raises(InvalidDataError, match=r"different lengths \(80 to 100 samples at 1000 Hz\); set "
+                                               "clip_seconds=S"):
+        decode_audio_column(ds, "audio", sample_rate=1000)
+    audio, _ = decode_audio_column(ds, "audio", sample_rate=1000, clip_seconds=0.09)
+    assert audio.shape == (2, 90) and audio[1, 80:].tolist() == [0.0] * 10
+
+
+def test_unreadable_audio_file_names_its_row(tmp_path):
+    import datasets
+
+    from mia_bench.hfaudio import decode_audio_column
+
+    (tmp_path / "a.wav").write_bytes(b"RIFF nonsense")
+    ds = datasets.Dataset.from_dict({"audio": ["a.wav"]})
+    with pytest.raises(InvalidDataError, match=r"row 0 \(a.wav\): the audio cannot be read .*Replace it with a "
+                                               "readable WAV"):
+        decode_audio_column(ds, "audio", base_dir=tmp_path)
