@@ -58,7 +58,15 @@ class DatasetProvider(ABC):
         return None
 
     def check(self) -> None:
-        """Validate cheaply (files exist, columns named...). Raise a MiaBenchError on error."""
+        """Validate the spec cheaply, without reading the data (runs whenever a plan is built)."""
+
+    def check_data(self) -> dict:
+        """Read the dataset's metadata only (columns, identities, captions, membership labels;
+        no image or audio decoded, no world built) and raise one :class:`~mia_bench.errors.InvalidDataError`
+        listing every problem the split would hit, each with what to change. Returns a short
+        summary (e.g. rows, identities, background rows) for ``mia-bench validate`` to show.
+        Called by ``validate`` and before a run trains anything; embedded worlds need nothing here."""
+        return {}
 
     def load_world(self, cache: "Cache") -> "World":
         """The world, from the cache when present (verified), else built and cached."""

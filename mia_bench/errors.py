@@ -51,3 +51,8 @@ class MissingWeightsError(MiaBenchError, FileNotFoundError):
 
 class PluginError(MiaBenchError):
     pass
+
+
+class InvalidDataError(MiaBenchError, ValueError):
+    """A user's dataset cannot be used as given (a missing column, an unreadable file, too few
+    photos...); the message names the rows or values at fault and what to change."""

@@ -7,6 +7,7 @@ as float32 arrays plus a ``sample_rate`` column: the ``Audio`` feature needs tor
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import Identity, Samples, World
-from .errors import CorruptCacheError, InvalidOptionsError
+from .errors import CorruptCacheError, InvalidDataError, InvalidOptionsError
 
 
 def _png(img: np.ndarray) -> dict:
@@ -53,16 +54,23 @@ def _require(ds, column: str | None, option: str) -> None:
         )
 
 
-def _decode_image(value, image_size: int | None) -> np.ndarray:
+def _decode_image(value, image_size: int | None, row: int) -> np.ndarray:
     from PIL import Image
 
-    if isinstance(value, Image.Image):
-        img = value
-    elif value.get("bytes") is not None:
-        img = Image.open(io.BytesIO(value["bytes"]))
-    else:  # imagefolder rows point at files
-        img = Image.open(value["path"])
-    img = img.convert("RGB")
+    try:
+        if isinstance(value, Image.Image):
+            img = value
+        elif value.get("bytes") is not None:
+            img = Image.open(io.BytesIO(value["bytes"]))
+        else:  # imagefolder rows point at files
+            img = Image.open(value["path"])
+        img = img.convert("RGB")
+    except (OSError, ValueError, SyntaxError) as exc:  # PIL's UnidentifiedImageError is an OSError
+        where = value.get("path") if isinstance(value, dict) and value.get("path") else "bytes stored in the dataset"
+        raise InvalidDataError(
+            f"row {row} ({where}): the image cannot be read ({type(exc).__name__}: {str(exc)[:160]}). "
+            "Replace the file with a readable image, or remove its row from the dataset (metadata.csv)."
+        ) from None
     if image_size is not None and img.size != (image_size, image_size):
         side = min(img.size)
         left, top = (img.size[0] - side) // 2, (img.size[1] - side) // 2
@@ -70,23 +78,57 @@ def _decode_image(value, image_size: int | None) -> np.ndarray:
     return np.asarray(img, dtype=np.uint8)
 
 
+def identity_value(x) -> str | None:
+    """An identity cell as a string; empty, missing (None, NaN) and blank cells are None."""
+    if x is None or (isinstance(x, float) and x != x):
+        return None
+    text = str(x).strip()
+    return text or None
+
+
+def _file_backed(ds, image_column: str | None) -> bool:
+    if image_column is None or image_column not in ds.column_names or not len(ds):
+        return False
+    first = ds.cast_column(image_column, _image_feature(decode=False))[0][image_column]
+    return bool(first and first.get("path") and first.get("bytes") is None)
+
+
+def row_ids(ds, *, id_column: str | None = None, image_column: str | None = None,
+            base_dir: Path | None = None) -> tuple[str, ...]:
+    """Row ids: the ``id_column`` values; else, for images stored as files (an imagefolder), the file
+    name relative to ``base_dir`` (what metadata.csv's ``file_name`` says); else ``row0000012``.
+    Reads no image bytes."""
+    if id_column:
+        return tuple(str(x) for x in ds[id_column])
+    if _file_backed(ds, image_column):
+        paths = [v["path"] for v in ds.cast_column(image_column, _image_feature(decode=False))[image_column]]
+        if base_dir is not None:
+            root = Path(base_dir).resolve()
+            paths = [os.path.relpath(Path(p).resolve(), root) for p in paths]
+        return tuple(Path(p).as_posix() for p in paths)
+    return tuple(f"row{i:07d}" for i in range(len(ds)))
+
+
 def dataset_to_samples(ds, *, image_column: str | None = "image", text_column: str = "text",
                        identity_column: str | None = None, id_column: str | None = None,
                        image_size: int | None = None, audio_column: str | None = None,
-                       sample_rate_column: str | None = None) -> Samples:
+                       sample_rate_column: str | None = None, sample_rate: int | None = None,
+                       clip_seconds: float | None = None, base_dir: Path | None = None) -> Samples:
     """A HF dataset -> ``Samples``. Images are decoded to RGB uint8 and, with ``image_size``,
-    centre-cropped and resized; without it they must all have the same size."""
+    centre-cropped and resized; without it they must all have the same size. Audio: see
+    :func:`mia_bench.hfaudio.decode_audio_column`. Empty identity cells become None."""
     for col, opt in ((image_column if audio_column is None else None, "image_column"), (text_column, "text_column"),
-                     (identity_column, "identity_column"), (id_column, "id_column"), (audio_column, "audio_column")):
+                     (identity_column, "identity_column"), (id_column, "id_column"), (audio_column, "audio_column"),
+                     (sample_rate_column, "sample_rate_column")):
         _require(ds, col, opt)
     n = len(ds)
-    ids = tuple(str(x) for x in ds[id_column]) if id_column else tuple(f"row{i:07d}" for i in range(n))
-    identities = tuple(None if x is None else str(x) for x in ds[identity_column]) if identity_column else (None,) * n
+    ids = row_ids(ds, id_column=id_column, image_column=None if audio_column else image_column, base_dir=base_dir)
+    identities = tuple(identity_value(x) for x in ds[identity_column]) if identity_column else (None,) * n
     texts = tuple(ds[text_column])
     images = audio = rate = None
     if audio_column is None and image_column is not None:
         raw = ds.cast_column(image_column, _image_feature(decode=False))[image_column]
-        decoded = [_decode_image(v, image_size) for v in raw]
+        decoded = [_decode_image(v, image_size, row) for row, v in enumerate(raw)]
         sizes = sorted({im.shape[:2] for im in decoded})
         if len(sizes) > 1:
             raise InvalidOptionsError(
@@ -95,9 +137,23 @@ def dataset_to_samples(ds, *, image_column: str | None = "image", text_column: s
             )
         images = np.stack(decoded) if decoded else None
     if audio_column is not None:
-        audio = np.stack([np.asarray(a, dtype=np.float32) for a in ds[audio_column]])
-        rate = int(ds[sample_rate_column][0]) if sample_rate_column else None
+        from .hfaudio import decode_audio_column
+
+        audio, rate = decode_audio_column(ds, audio_column, sample_rate_column=sample_rate_column,
+                                          sample_rate=sample_rate, clip_seconds=clip_seconds, base_dir=base_dir)
     return Samples(ids, identities, texts, images=images, audio=audio, sample_rate=rate)
+
+
+def duplicate_groups(samples: Samples) -> list[list[int]]:
+    """Groups (of two or more row indices) whose media are byte-identical: the same photo or clip
+    listed twice would be a member and a non-member at once, or count twice."""
+    media = samples.images if samples.images is not None else samples.audio
+    if media is None:
+        return []
+    seen: dict[bytes, list[int]] = {}
+    for i in range(len(samples)):
+        seen.setdefault(hashlib.sha256(np.ascontiguousarray(media[i]).tobytes()).digest(), []).append(i)
+    return [rows for rows in seen.values() if len(rows) > 1]
 
 
 def _image_feature(decode: bool):

@@ -217,8 +217,9 @@ def incompatibilities(plan: Plan, cell: Cell) -> list[str]:
             f"{sorted(offered)} on {dataset.modality} data"
         )
     problems += attack.incompatibilities(builder, dataset)
-    if cell.control == "null" and not builder.trains_on_split:
-        problems.append(f"target {str(cell.target)!r} is not trained here, so it has no null-target control")
+    if cell.control == "null" and not getattr(builder, "has_null_control", builder.trains_on_split):
+        problems.append(f"target {str(cell.target)!r} is not trained here, so it has no null-target control; "
+                        "pass its owner's null model as control_checkpoint=PATH, or drop the control=null target")
     return problems
 
 
@@ -229,3 +230,10 @@ def validate(plan: Plan) -> None:
         raise IncompatibleError(
             "Incompatible components (fix the suite or pick other components):\n  - " + "\n  - ".join(problems)
         )
+
+
+def check_data(plan: Plan) -> dict[str, dict]:
+    """Each dataset's metadata check (:meth:`DatasetProvider.check_data`: columns only, no media
+    decoded, nothing trained), by dataset spec; raises on the first dataset with problems."""
+    return {str(spec): r.component.check_data() for spec, r in plan.datasets.items()
+            if hasattr(r.component, "check_data")}

@@ -280,3 +280,19 @@ class MeteredTarget(Target):
     @property
     def total_queries(self) -> int:
         return sum(self.counts.values())
+
+
+# --- models trained elsewhere --------------------------------------------------------
+NO_CONTROL_NOTE = ("null control omitted: this model was trained elsewhere, so mia-bench cannot train its null "
+                   "twin; pass control_checkpoint=PATH (the same recipe trained without the members) to add one")
+
+
+def external_control(builder: "TargetBuilder", request: BuildRequest) -> tuple[str | None, dict]:
+    """The checkpoint to load for this request (None: the target's own) and what to record about
+    the null control: a model trained elsewhere has one only when its owner supplies it."""
+    ckpt = builder.options.control_checkpoint
+    if request.control == "null":
+        if not ckpt:  # plan validation rejects this cell first; kept for direct callers
+            raise MiaBenchError(f"target {builder.name}:{builder.arg} has no null control: {NO_CONTROL_NOTE}")
+        return ckpt, {"control": "null", "control_checkpoint": ckpt}
+    return None, {"control": "none", "null_control": f"checkpoint {ckpt}" if ckpt else NO_CONTROL_NOTE}

@@ -48,3 +48,41 @@ def test_seed_changes_membership_and_is_deterministic():
 def test_too_small_world_has_a_clear_error():
     with pytest.raises(InvalidOptionsError, match="has 20 identities, but the split needs 80"):
         identity_split(toy_world(n_identities=20), SplitConfig(n_members=20, n_nonmembers=20, n_population=20), 0)
+
+
+def test_too_small_world_error_gives_the_largest_split_that_fits():
+    with pytest.raises(InvalidOptionsError, match="largest split of these proportions that fits is n_members=5&"
+                                                  "n_nonmembers=5&n_population=5"):
+        identity_split(toy_world(n_identities=20), SplitConfig(n_members=20, n_nonmembers=20, n_population=20), 0)
+
+
+def _known(world, members, nonmembers, population):
+    from mia_bench.splits import known_split
+
+    labels = {}
+    for row, ident in zip(world.pii.ids, world.pii.identities):
+        n = int(ident[2:])
+        labels[row] = ("member" if row.endswith(("/p0", "/p1")) else "non-member") if n < members else \
+            "non-member" if n < members + nonmembers else "population"
+    cfg = SplitConfig(n_members=2, n_nonmembers=2, n_population=0, train_photos=2, evidence_photos=1)
+    return known_split(world, labels, cfg, seed=0, source="test")
+
+
+def test_known_split_uses_the_given_membership():
+    world = toy_world(n_identities=12, photos=4)
+    split = _known(world, 4, 5, 3)
+    assert int(split.identity_labels.sum()) == 4 and len(split.identity_labels) == 9
+    trained = set(split.train.ids) - set(world.background.ids)
+    assert trained == {f"id{i:04d}/p{j}" for i in range(4) for j in (0, 1)}
+    assert {s for s, l in zip(split.pairs.samples.ids, split.pair_labels) if l} == trained
+    assert set(split.utility_pii.ids) == {f"id{i:04d}/p{j}" for i in range(4) for j in (2, 3)}
+    assert not set(split.identities.evidence.ids) & trained and len(split.identities.evidence) == 9
+    assert len(split.auxiliary.population) == 12 and split.config["notes"]
+
+
+def test_known_split_needs_two_members():
+    from mia_bench.errors import InvalidDataError
+
+    with pytest.raises(InvalidDataError, match="has 1 member identities; a membership-inference benchmark needs at "
+                                               "least 2 members and 2 non-members"):
+        _known(toy_world(n_identities=12, photos=4), 1, 5, 6)

@@ -77,12 +77,15 @@ def plugins_cmd(as_json: bool) -> None:
 @selection_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def validate_cmd(as_json: bool, **selection) -> None:
-    """Resolve names, options and capabilities of a run without loading any weights.
-    With --json, an invalid run prints {"valid": false, "error": ...} and exits 2."""
+    """Resolve names, options and capabilities of a run, and check each dataset's metadata, without
+    decoding any image or loading any weights. With --json, an invalid run prints
+    {"valid": false, "error": ...} and exits 2."""
     from ..errors import MiaBenchError
+    from ..plan import check_data
 
     try:
         plan, suite = selection_plan(**selection)
+        data = check_data(plan)  # reads each dataset's columns: a split that cannot be cut fails here, not at run time
     except MiaBenchError as exc:
         if not as_json:
             raise
@@ -90,9 +93,13 @@ def validate_cmd(as_json: bool, **selection) -> None:
         raise SystemExit(2) from None
     cells = [c.to_dict() for c in plan.cells]
     if as_json:
-        click.echo(json.dumps({"suite": suite.get("name"), "valid": True, "cells": cells}, indent=2))
+        click.echo(json.dumps({"suite": suite.get("name"), "valid": True, "datasets": data, "cells": cells}, indent=2))
         return
-    click.echo(f"OK: {len(cells)} cells in suite {suite.get('name')!r}; all names, options and capabilities resolve.")
+    click.echo(f"OK: {len(cells)} cells in suite {suite.get('name')!r}; all names, options, capabilities and "
+               "dataset columns resolve.")
+    for spec, summary in data.items():
+        if summary:
+            click.echo(f"  dataset {spec}: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
     for c in cells:
         ctl = " (null)" if c["control"] == "null" else ""
         click.echo(f"  {c['attack']} x {c['target']}{ctl} x {c['dataset']} [{c['unit']}] defense={c['defense']} seed={c['seed']}")

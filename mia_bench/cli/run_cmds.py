@@ -74,7 +74,10 @@ def run_cmd(out, cache, n_boot, rerun, no_progress, no_plots, as_json, executor,
     from ..results import load_records
     from ..runner import RunConfig, Runner
 
+    from ..plan import check_data
+
     plan, suite = selection_plan(**selection)
+    check_data(plan)  # a dataset that cannot be split fails before anything trains
     out = out or Path("runs") / suite["name"]
     check_writable_folder(out, "--out")  # before any cell computes, not after the first
     _sigterm_interrupts()

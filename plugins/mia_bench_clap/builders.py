@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from mia_bench.cache import path_fingerprint, stable_hash
 from mia_bench.errors import IncompatibleError, InvalidOptionsError, MiaBenchError, MissingWeightsError
-from mia_bench.target import BuildRequest, Target, TargetBuilder, pick_device
+from mia_bench.target import BuildRequest, Target, TargetBuilder, external_control, pick_device
 from mia_bench.training import TrainedTargetBuilder, training_bar
 
 from .recipe import AUGMENTATIONS, ClapRecipe
@@ -118,6 +118,8 @@ class PretrainedClapOptions(BaseModel):
                                                "bart or transformer")
     fusion: bool = Field(False, description="the checkpoint is a fusion model (e.g. 630k-audioset-fusion-best.pt)")
     device: str = Field("auto", description="auto, cpu or cuda[:N]")
+    control_checkpoint: str | None = Field(None, description="the owner's null model: a checkpoint trained the same "
+                                                             "way without the members; enables control=null")
 
 
 class PretrainedClapBuilder(TargetBuilder):
@@ -137,9 +139,14 @@ class PretrainedClapBuilder(TargetBuilder):
                 "target 'laion_clap' needs a checkpoint path: laion_clap:/path/to/630k-audioset-best.pt?amodel=HTSAT-tiny "
                 "(download it from https://huggingface.co/lukewys/laion_clap on a machine with internet)")
 
+    @property
+    def has_null_control(self) -> bool:
+        """A null control exists only as the owner's checkpoint (nothing is trained here)."""
+        return bool(self.options.control_checkpoint)
+
     def recipe(self) -> dict:
         return {"name": self.name, "arg": self.arg, "amodel": self.options.amodel, "tmodel": self.options.tmodel,
-                "algorithm": "pretrained"}
+                "algorithm": "pretrained", "control_checkpoint": self.options.control_checkpoint}
 
     def input_fingerprint(self) -> str | None:
         """The checkpoint file's content hash: a file replaced in place is a new target."""
@@ -150,8 +157,11 @@ class PretrainedClapBuilder(TargetBuilder):
         from .pretrained import load_checkpoint
 
         o = self.options
-        target = load_checkpoint(Path(self.arg).expanduser(), name=f"laion_clap:{self.arg}", device=o.device,
+        control, facts = external_control(self, request)
+        name = f"laion_clap:{self.arg}" + (" (null)" if control else "")
+        target = load_checkpoint(Path(control or self.arg).expanduser(), name=name, device=o.device,
                                  amodel=o.amodel, tmodel=o.tmodel, fusion=o.fusion)
+        target.info.update(facts)
         if request.split is not None and request.split.world.modality != "audio":
             raise IncompatibleError(f"target {self.name!r} is an audio-text model, but the dataset is "
                                     f"{request.split.world.modality}")

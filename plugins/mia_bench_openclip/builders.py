@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from mia_bench.cache import path_fingerprint, stable_hash
 from mia_bench.errors import InvalidOptionsError, MissingWeightsError
-from mia_bench.target import BuildRequest, Target, TargetBuilder
+from mia_bench.target import BuildRequest, Target, TargetBuilder, external_control
 from mia_bench.training import TrainedTargetBuilder, training_bar
 
 from .configs import CONFIG_DIR, model_config, quiet_random_init, register_model_configs  # noqa: F401
@@ -119,6 +119,8 @@ def trained_builder(arch: str, description: str) -> type[TrainedClipBuilder]:
 class PretrainedOptions(BaseModel):
     model: str | None = Field(None, description="architecture of a local checkpoint (e.g. ViT-B-32)")
     device: str = Field("auto", description="auto, cpu or cuda[:N]")
+    control_checkpoint: str | None = Field(None, description="the owner's null model: a checkpoint trained the same "
+                                                             "way without the members; enables control=null")
 
 
 class PretrainedClipBuilder(TargetBuilder):
@@ -150,8 +152,14 @@ class PretrainedClipBuilder(TargetBuilder):
         return self.arg is not None and (self.arg.startswith((".", "~", "/"))
                                          or self.arg.endswith((".pt", ".bin", ".safetensors", ".pth")))
 
+    @property
+    def has_null_control(self) -> bool:
+        """A null control exists only as the owner's checkpoint (nothing is trained here)."""
+        return bool(self.options.control_checkpoint)
+
     def recipe(self) -> dict:
-        return {"name": self.name, "arg": self.arg, "model": self.options.model, "algorithm": "pretrained"}
+        return {"name": self.name, "arg": self.arg, "model": self.options.model, "algorithm": "pretrained",
+                "control_checkpoint": self.options.control_checkpoint}
 
     def input_fingerprint(self) -> str | None:
         """The checkpoint file's content hash (a hub tag is fixed by its name: None)."""
@@ -164,12 +172,14 @@ class PretrainedClipBuilder(TargetBuilder):
         from .model import OpenClipTarget
         from .pretrained import load_checkpoint_model, load_pretrained_model
 
-        if self._is_path():
-            model, tokenizer, info = load_checkpoint_model(Path(self.arg).expanduser(), self.options.model)
+        control, facts = external_control(self, request)
+        if control or self._is_path():
+            model, tokenizer, info = load_checkpoint_model(Path(control or self.arg).expanduser(), self.options.model)
         else:
             arch, _, tag = self.arg.partition("/")
             model, tokenizer, info = load_pretrained_model(arch, tag or None)
-        return OpenClipTarget(model, tokenizer, f"open_clip:{self.arg}", pick_device(self.options.device), info)
+        name = f"open_clip:{self.arg}" + (" (null)" if control else "")
+        return OpenClipTarget(model, tokenizer, name, pick_device(self.options.device), {**info, **facts})
 
 
 __all__ = ["PretrainedClipBuilder", "TrainedClipBuilder", "trained_builder", "MissingWeightsError"]

@@ -68,13 +68,12 @@ def load_checkpoint_model(path: Path, arch: str | None):
     state_dict = {k.removeprefix("module."): v for k, v in state_dict.items()}
     from .configs import quiet_random_init, register_model_configs
 
+    register_model_configs()  # so ?model= may name one of this plugin's architectures (mia-micro-vit...)
     if isinstance(state, dict) and "model_cfg" in state:  # written by mia-bench: self-describing
-        register_model_configs()
         arch = arch or state.get("arch")
-        with quiet_random_init():  # the checkpoint's weights are loaded next
-            model = open_clip.create_model(arch, output_dict=True)
-    elif arch:
-        with quiet_random_init():
+    if arch:
+        # the random init is overwritten next: leave the global RNG alone and say nothing about it
+        with torch.random.fork_rng(devices=[]), quiet_random_init():
             model = open_clip.create_model(arch, output_dict=True)
     else:
         raise InvalidOptionsError(
