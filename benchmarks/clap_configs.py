@@ -33,7 +33,7 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from mia_bench.plan import resolve
+    from mia_bench.api import resolve
     from mia_bench_clap.builders import ClapRecipe
     from mia_bench_clap.model import ClapTarget, architectures, create_random_model
     from mia_bench_clap.training import train_clap

@@ -132,7 +132,7 @@ def bare_train(arch: str, seed: int, device, samples, recipe, augment: str) -> f
 
 def bench_training(arch: str, seed: int, device, samples, epochs: int, batch: int, repeats: int) -> list[dict]:
     from mia_bench.cache import Cache
-    from mia_bench.plan import resolve
+    from mia_bench.api import resolve
     from mia_bench_openclip.builders import create_random_model
     from mia_bench_openclip.recipe import Recipe
     from mia_bench_openclip.training import train_clip

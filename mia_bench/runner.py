@@ -224,7 +224,7 @@ class Runner:
                 write_cell(self.config.out_dir, self._error_record(cell, attack, exc))
         return summary
 
-    def context_for(self, cell: Cell, split: MembershipSplit) -> AttackContext:
+    def context_for(self, cell: Cell, split: MembershipSplit, attack: Attack | None = None) -> AttackContext:
         """The context an attack gets in this cell (its named random stream, aux data, cache).
 
         The stream follows the run seed and the attack's resolved configuration only, never
@@ -232,7 +232,7 @@ class Runner:
         its null control and every defense of a seed (common random numbers), and scores the
         same in every table that runs it, however its spec is spelled."""
         builder = self.plan.targets[cell.target].component
-        stream = np.random.default_rng([cell.seed, attack_stream(self.plan.attack(cell))])
+        stream = np.random.default_rng([cell.seed, attack_stream(attack or self.plan.attack(cell))])
         return AttackContext(
             auxiliary=split.auxiliary,
             rng=stream,

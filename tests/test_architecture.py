@@ -74,3 +74,12 @@ def test_no_import_cycles():
 
 def test_the_cycle_finder_finds_cycles():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_plugins_use_the_public_api_not_the_engine():
+    """Plugins go through mia_bench.api (resolve, run, Session), never the plan or runner."""
+    known = _modules()
+    engine = {"mia_bench.plan", "mia_bench.runner"}
+    offenders = {m: sorted(_imports(m, p, known) & engine) for m, p in known.items()
+                 if not m.startswith("mia_bench.") and m != "mia_bench"}
+    assert {m: deps for m, deps in offenders.items() if deps} == {}

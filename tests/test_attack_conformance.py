@@ -17,9 +17,10 @@ FAST_OPTIONS = {"umid": {"k": 4, "steps": 5, "n_reference": 30},
 # The toy target plants exact-image memorisation: a member pair's image embedding is pulled
 # to its caption. Attacks that score the exact member pair must find it; attacks that look
 # elsewhere (augmented views, other photos, inversions, no model) must not invent one.
+# csa-aug's default (Ko et al.'s drop) finds it too: the exact pair's cosine falls under augmentation.
 FINDS_PLANTED = {("csa", "pair"): 0.9, ("lira-online", "pair"): 0.9, ("lira-offline", "pair"): 0.9,
-                 ("global-threshold", "pair"): 0.7}
-BLIND_TO_PLANTED = {("blind", "pair"), ("blind", "identity"), ("csa-aug", "pair"), ("encodermi-v", "pair"),
+                 ("global-threshold", "pair"): 0.7, ("csa-aug", "pair"): 0.9}
+BLIND_TO_PLANTED = {("blind", "pair"), ("blind", "identity"), ("encodermi-v", "pair"),
                     ("encodermi-s", "pair"), ("encodermi-t", "pair"), ("text-knn", "identity"),
                     ("umid", "identity"), ("idia", "identity"), ("csa", "identity")}
 

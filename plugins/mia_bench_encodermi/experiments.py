@@ -57,22 +57,17 @@ def setting_spec(variant: str, know: tuple[bool, bool, bool], extra: str = "") -
 
 def _run(out: Path, attacks: list[str], targets: list[str], datasets: list[str], seed: int, progress: bool,
          rerun: bool = False) -> list[dict]:
-    from mia_bench.cache import Cache
-    from mia_bench.plan import build_plan
-    from mia_bench.results import load_records
-    from mia_bench.runner import RunConfig, Runner
+    from mia_bench.api import run
+    from mia_bench.registry import ComponentSpec
 
-    plan = build_plan(attacks, targets, datasets, None, [seed])
-    Runner(plan, RunConfig(out, Cache(), progress=progress, rerun=rerun)).run()
-    cells = {c.key: c for c in plan.cells}
     points = []
-    for rec in load_records(out, plan=plan):
+    for rec in run(attacks, targets, datasets, out=out, seeds=[seed], progress=progress, rerun=rerun):
         if not rec.ok or rec.metrics is None:
             continue
-        cell, m = cells[rec.key], rec.metrics
+        spec, m = ComponentSpec.parse(rec.cell.attack), rec.metrics
         points.append({
-            "variant": cell.attack.name, "options": dict(cell.attack.options), "control": cell.control,
-            "dataset": str(cell.dataset), "accuracy": m.decision_accuracy, "precision": m.precision,
+            "variant": spec.name, "options": dict(spec.options), "control": rec.cell.control,
+            "dataset": rec.cell.dataset, "accuracy": m.decision_accuracy, "precision": m.precision,
             "recall": m.recall, "auc": m.auc, "auc_ci": list(m.auc_ci), "tpr_at_1fpr": m.tpr_at_1fpr,
             "balanced_accuracy_ci": list(m.balanced_accuracy_ci), "info": rec.info,
             "train_pairs": ((rec.target.info if rec.target else {}).get("training") or {}).get("train_pairs"),

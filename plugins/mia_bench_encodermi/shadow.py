@@ -50,7 +50,7 @@ def shadow_pool(context: AttackContext, know_data: bool, alt_data: str) -> tuple
     if know_data:
         background = aux.population_background
         return aux.population, background if background is not None else aux.population.subset([]), "target distribution"
-    from mia_bench.plan import resolve
+    from mia_bench.api import resolve
 
     world = resolve("dataset", alt_data).load_world(context.cache)
     if world.modality != context.modality:
@@ -96,7 +96,7 @@ def shadow_builder(context: AttackContext, shadow_target: str | None):
     """``build_shadow`` of the target's plugin, or of ``shadow_target`` when given."""
     build = context.build_shadow
     if shadow_target is not None:
-        from mia_bench.plan import resolve
+        from mia_bench.api import resolve
 
         build = getattr(resolve("target", shadow_target), "build_shadow", None)
     if build is None:

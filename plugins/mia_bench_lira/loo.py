@@ -94,7 +94,7 @@ def build_pool(target: str, dataset: str, n_models: int, statistic: str, queries
     """The pool's statistics, masks, per-row identity groups, population rows and facts."""
     from mia_bench.attack import AttackContext
     from mia_bench.cache import Cache
-    from mia_bench.plan import resolve
+    from mia_bench.api import resolve
 
     from .attack import LiRAOnline, LiRAOptions
     from .pool import data_pool, pool_masks, pool_statistics

@@ -95,7 +95,7 @@ class _TrainTask:
 def train_shadow_task(task: _TrainTask) -> bool:
     """Worker side: rebuild the target's builder from its spec and train (or find) one shadow."""
     from mia_bench.cache import Cache
-    from mia_bench.plan import resolve
+    from mia_bench.api import resolve
 
     shadow = resolve("target", task.target_spec).build_shadow(task.samples, task.seed, Cache(task.cache_root))
     return bool(shadow.info.get("trained_now"))

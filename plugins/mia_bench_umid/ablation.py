@@ -41,57 +41,37 @@ K_SWEEP = [2, 4, 8, 16, 32]
 STEP_SWEEP = [5, 10, 30, 100]
 
 
-def _evaluate(runner, cell, attack_cls, options: dict, target_cell=None):
-    from mia_bench.metrics import evaluate
-    from mia_bench.registry import validate_options
-    from mia_bench.runner import strip_challenge
-    from mia_bench.target import MeteredTarget
-
-    attack = attack_cls(validate_options(attack_cls, "attack", options))
-    cell = target_cell or cell
-    split = runner.split(cell)
-    challenge, labels = split.challenge("identity")
-    challenge = strip_challenge(challenge, attack)
-    target = MeteredTarget(runner.target(cell), attack.name, allow_media=False)
-    t0 = time.perf_counter()
-    out = attack.run(target, challenge, runner.context_for(cell, split))
-    seconds = time.perf_counter() - t0
-    report = evaluate(out.scores, labels, out.decisions, n_boot=1000, seed=cell.seed)
+def _evaluate(session, attack: str, options: dict, control: str = "none") -> dict:
+    scored = session.score({"name": attack, "options": options}, unit="identity", control=control)
+    out, labels, report = scored.output, scored.labels.astype(bool), scored.report
     fpr_real = None if out.decisions is None else float(out.decisions[~labels].mean())
     return {"auc": report.auc, "auc_ci": list(report.auc_ci), "accuracy": report.decision_accuracy or report.balanced_accuracy,
             "best_accuracy": report.balanced_accuracy, "tpr_at_1fpr": report.tpr_at_1fpr,
             "fpr_real_nonmembers": fpr_real,
-            "seconds_per_query": out.info.get("inversion_seconds_per_query", seconds / len(challenge)),
+            "seconds_per_query": out.info.get("inversion_seconds_per_query", scored.seconds / len(labels)),
             "forward_backward_rows": out.info.get("forward_backward_rows")}
 
 
 def run_ablation(target: str, dataset: str, seed: int, out_dir: Path, cache_dir: Path | None) -> dict:
-    from mia_bench.cache import Cache
-    from mia_bench.plan import build_plan
-    from mia_bench.runner import RunConfig, Runner
-    from mia_bench_umid.attack import UMID, TextKNN
+    from mia_bench.api import Session
+    from mia_bench.results import environment
 
-    plan = build_plan(["umid"], [target, target + ("&" if "?" in target else "?") + "control=null"], [dataset],
-                      None, [seed])
-    runner = Runner(plan, RunConfig(out_dir, Cache(cache_dir), progress=False))
-    real, null = plan.cells[0], plan.cells[1]
+    session = Session(target, dataset, seed, cache_dir)
     rows = []
     for label, opts in VARIANTS:
-        rows.append({"variant": label, "options": {**DEFAULT, **opts}, **_evaluate(runner, real, UMID, {**DEFAULT, **opts})})
-    rows.append({"variant": "text-kNN baseline (no inversion)", "options": {}, **_evaluate(runner, real, TextKNN, {})})
+        rows.append({"variant": label, "options": {**DEFAULT, **opts}, **_evaluate(session, "umid", {**DEFAULT, **opts})})
+    rows.append({"variant": "text-kNN baseline (no inversion)", "options": {}, **_evaluate(session, "text-knn", {})})
     rows.append({"variant": "null target, S only", "options": {"features": ["S"]},
-                 **_evaluate(runner, real, UMID, {**DEFAULT, "features": ["S"]}, target_cell=null)})
-    rows.append({"variant": "null target, default", "options": {}, **_evaluate(runner, real, UMID, DEFAULT, target_cell=null)})
+                 **_evaluate(session, "umid", {**DEFAULT, "features": ["S"]}, control="null")})
+    rows.append({"variant": "null target, default", "options": {}, **_evaluate(session, "umid", DEFAULT, control="null")})
     sweeps = {"k": [], "steps": []}
     for k in K_SWEEP:
         for feats in (["S"], ["S", "D"]):
-            sweeps["k"].append({"k": k, "features": feats, **_evaluate(runner, real, UMID, {**DEFAULT, "k": k, "features": feats})})
+            sweeps["k"].append({"k": k, "features": feats, **_evaluate(session, "umid", {**DEFAULT, "k": k, "features": feats})})
     for steps in STEP_SWEEP:
         for feats in (["S"], ["S", "D"]):
             sweeps["steps"].append({"steps": steps, "features": feats,
-                                    **_evaluate(runner, real, UMID, {**DEFAULT, "steps": steps, "features": feats})})
-    from mia_bench.results import environment
-
+                                    **_evaluate(session, "umid", {**DEFAULT, "steps": steps, "features": feats})})
     return {"target": target, "dataset": dataset, "seed": seed, "rows": rows, "sweeps": sweeps, "environment": environment()}
 
 

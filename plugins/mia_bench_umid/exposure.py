@@ -23,22 +23,16 @@ def dataset_spec(exposure: int) -> str:
 
 
 def run_exposure(out: Path, target: str, seed: int, exposures=EXPOSURES) -> list[dict]:
-    from mia_bench.cache import Cache
-    from mia_bench.plan import build_plan
-    from mia_bench.results import load_records
-    from mia_bench.runner import RunConfig, Runner
+    from mia_bench.api import resolve, run
 
-    plan = build_plan(list(ATTACKS), [target], [dataset_spec(e) for e in exposures], None, [seed])
-    plan.cells = [c for c in plan.cells if c.unit == "identity"]
-    Runner(plan, RunConfig(out / "run", Cache(), progress=True)).run()
-    cells = {c.key: c for c in plan.cells}
+    records = run(list(ATTACKS), [target], [dataset_spec(e) for e in exposures], out=out / "run", seeds=[seed],
+                  units=("identity",))
     points = []
-    for rec in load_records(out / "run", plan=plan):
+    for rec in records:
         if not rec.ok or rec.metrics is None or rec.threat_model is None:
             continue
-        cell = cells[rec.key]
-        exposure = int(cell.dataset.options["train_photos"])
-        points.append({"attack": cell.attack.name, "exposure": exposure, "auc": rec.metrics.auc,
+        exposure = int(resolve("dataset", rec.cell.dataset).options.train_photos)
+        points.append({"attack": rec.attack.name, "exposure": exposure, "auc": rec.metrics.auc,
                        "auc_ci": list(rec.metrics.auc_ci), "biometric": rec.threat_model.biometric_data_sent})
     return sorted(points, key=lambda p: (p["attack"], p["exposure"]))
 
