@@ -86,7 +86,8 @@ class QuantileMIA(Attack):
     def check(self) -> None:
         o = self.options
         if o.features not in FEATURES:
-            raise InvalidOptionsError(f"{self.name}: features={o.features!r} is not valid; valid: {', '.join(FEATURES)}")
+            raise InvalidOptionsError(f"{self.name}: features={o.features!r} is not valid; valid: "
+                                      f"{', '.join(FEATURES)}")
         if o.calibration not in CALIBRATIONS:
             raise InvalidOptionsError(f"{self.name}: calibration={o.calibration!r} is not valid; valid: "
                                       f"{', '.join(CALIBRATIONS)}")
@@ -172,4 +173,5 @@ def conformal_shift(residuals: np.ndarray, alpha: float) -> float:
 
 def _groups(samples: Samples) -> np.ndarray:
     """One group per identity; a non-PII pair is its own group."""
-    return np.array([ident if ident is not None else f"row:{rid}" for ident, rid in zip(samples.identities, samples.ids)])
+    return np.array([ident if ident is not None else f"row:{rid}"
+                     for ident, rid in zip(samples.identities, samples.ids)])

@@ -71,7 +71,8 @@ class WSA(Attack):
     def run(self, target, challenge: Challenge, context: AttackContext) -> AttackOutput:
         o = self.options
         self.check_auxiliary(context.auxiliary)  # also when called outside the runner
-        ref_m, ref_t, ref_cos = pair_embeddings(target, reference_pairs(context.auxiliary, o.reference), context.modality)
+        ref = reference_pairs(context.auxiliary, o.reference)
+        ref_m, ref_t, ref_cos = pair_embeddings(target, ref, context.modality)
         media, text, cos = pair_embeddings(target, challenge.samples, context.modality)
         threshold = float(ref_cos.mean() + o.std_multiplier * ref_cos.std())
         pseudo = cos >= threshold
