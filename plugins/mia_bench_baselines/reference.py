@@ -32,8 +32,8 @@ def check_reference(attack: str, reference: str, aux: AuxiliaryData, minimum: in
         raise InvalidOptionsError(
             f"{attack} learns from the attacker's known non-member pairs, but the split grants {n} "
             f"(reference={reference!r}; it needs at least {minimum}). Give the attacker population data "
-            "(dataset option n_population > 0, e.g. -d 'pii-faces?n_population=100') or use "
-            "reference=population+background."
+            "(dataset option n_population > 0, e.g. -d 'pii-faces?n_population=100')"
+            + (" or use reference=population+background." if reference == "population" else ".")
         )
 
 

@@ -121,14 +121,16 @@ def train_mlp(X: np.ndarray, y: np.ndarray, o: WSAOptions, rng: np.random.Genera
     from sklearn.neural_network import MLPClassifier
 
     mlp = MLPClassifier(hidden_layer_sizes=tuple(o.hidden), activation="relu", solver="adam",
-                        learning_rate_init=o.lr, batch_size=min(o.batch_size, len(y)), max_iter=1,
-                        random_state=int(rng.integers(2**31 - 1)))
+                        learning_rate_init=o.lr, batch_size=min(o.batch_size, len(y)), max_iter=1)
     train, val = np.arange(len(y)), np.arange(0)
     if o.early_stopping and len(y) >= 10:
         order = rng.permutation(len(y))
         val, train = order[: len(y) // 10], order[len(y) // 10:]
     best, stale = np.inf, 0
     for _ in range(o.epochs):
+        # partial_fit reseeds from random_state on every call: a fresh seed per epoch gives a
+        # fresh shuffle per epoch (the first one also initialises the weights)
+        mlp.set_params(random_state=int(rng.integers(2**31 - 1)))
         mlp.partial_fit(X[train], y[train], classes=[0, 1])  # one epoch
         if len(val) == 0:
             continue
