@@ -147,6 +147,7 @@ def test_wsa_scores_are_the_logit_of_an_mlp_on_pseudo_members_vs_known_non_membe
     assert auc(out.scores, labels) > 0.8
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_mlp_logit_is_the_classifiers_own_probability():
     from sklearn.neural_network import MLPClassifier
 
