@@ -52,8 +52,8 @@ def make_results(out: Path, cache_dir: Path) -> Path:
     from mia_bench import plugins as pl
     from mia_bench.cache import Cache
 
-    pl.load_plugins()
-    keep = [(name, pl.pm.get_plugin(name)) for name in ("baselines", "defaults")]
+    installed = pl.default_plugins().load()
+    keep = [(name, installed.get_plugin(name)) for name in ("baselines", "defaults")]
     with isolated_plugins(toy_plugin, _Broken(), *keep):
         plan = build_plan(["csa", "blind", "broken"], ["toy", "toy?control=null"], ["toy"], None, [0])
         Runner(plan, RunConfig(out, Cache(cache_dir), n_boot=100, progress=False)).run()
