@@ -20,11 +20,11 @@ from click.testing import CliRunner
 
 from mia_bench import metrics
 from mia_bench.attack import Attack
-from mia_bench.leaderboard import Row
 from mia_bench.plan import build_plan
 from mia_bench.results import load_records
 from mia_bench.runner import RunConfig, Runner
 from mia_bench.testing import isolated_plugins, toy_plugin
+from mia_bench.tracks import Row
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
@@ -297,8 +297,8 @@ def test_cli_builds_refuses_foreign_folders_and_rebuilds(built, tmp_path):
 
 
 def test_best_attack_by_auc_and_at_low_fpr_ignores_controls():
-    from mia_bench.leaderboard import Track
     from mia_bench.site.views import TrackView
+    from mia_bench.tracks import Track
 
     rows = [_view(attack="wide", auc=0.95, auc_ci=(0.9, 0.99), tpr_01=0.02, tpr_1=0.3),
             _view(attack="sharp", auc=0.85, auc_ci=(0.8, 0.9), tpr_01=0.2, tpr_1=0.25),

@@ -120,7 +120,7 @@ class SiteWriter:
         base = tv.page.removesuffix(".html")
         roc = roc_plot(tv, self.out / f"{base}-roc.svg")
         hist = histogram_plot(tv, self.out / f"{base}-hist.svg")
-        compare = {v.key: v.compare_json() for v in tv.rows}
+        compare = [{"key": v.key, **v.compare_json()} for v in tv.rows]  # in table order: best rows first
         self.page(tv.page, "track.html", tv=tv, nav=nav, compare=compare,
                   roc=roc and roc.name, hist=hist and hist.name)
         for v in tv.rows:
