@@ -20,11 +20,11 @@ from click.testing import CliRunner
 
 from mia_bench import metrics
 from mia_bench.attack import Attack
-from mia_bench.leaderboard import Row
 from mia_bench.plan import build_plan
 from mia_bench.results import load_records
 from mia_bench.runner import RunConfig, Runner
 from mia_bench.testing import isolated_plugins, toy_plugin
+from mia_bench.tracks import Row
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
@@ -52,8 +52,8 @@ def make_results(out: Path, cache_dir: Path) -> Path:
     from mia_bench import plugins as pl
     from mia_bench.cache import Cache
 
-    pl.load_plugins()
-    keep = [(name, pl.pm.get_plugin(name)) for name in ("baselines", "defaults")]
+    installed = pl.default_plugins().load()
+    keep = [(name, installed.get_plugin(name)) for name in ("baselines", "defaults")]
     with isolated_plugins(toy_plugin, _Broken(), *keep):
         plan = build_plan(["csa", "blind", "broken"], ["toy", "toy?control=null"], ["toy"], None, [0])
         Runner(plan, RunConfig(out, Cache(cache_dir), n_boot=100, progress=False)).run()
@@ -297,8 +297,8 @@ def test_cli_builds_refuses_foreign_folders_and_rebuilds(built, tmp_path):
 
 
 def test_best_attack_by_auc_and_at_low_fpr_ignores_controls():
-    from mia_bench.leaderboard import Track
     from mia_bench.site.views import TrackView
+    from mia_bench.tracks import Track
 
     rows = [_view(attack="wide", auc=0.95, auc_ci=(0.9, 0.99), tpr_01=0.02, tpr_1=0.3),
             _view(attack="sharp", auc=0.85, auc_ci=(0.8, 0.9), tpr_01=0.2, tpr_1=0.25),

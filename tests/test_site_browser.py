@@ -97,10 +97,13 @@ def _open(drv, path: Path, shot: Path) -> None:
 def test_index_renders_every_track(driver, site, tmp_path):
     from selenium.webdriver.common.by import By
 
+    from mia_bench.leaderboard import build_tracks
+    from mia_bench.results import load_records
+
     _open(driver, site / "index.html", tmp_path / "index.png")
-    tracks = sorted(p for p in (site / "toy").glob("*.html"))
+    pages = sorted(p for p in (site / "toy").glob("*.html"))
     rows = driver.find_elements(By.CSS_SELECTOR, "#tracks tbody tr")
-    assert len(rows) == len(tracks) == 3
+    assert len(rows) == len(pages) == len(build_tracks(load_records(site.parent / "runs" / "toy"))) >= 2
     assert "best at 0.1% FPR" in driver.find_element(By.ID, "tracks").text
     assert driver.find_elements(By.CSS_SELECTOR, ".badge.b-ok")  # a row clears its null control
 

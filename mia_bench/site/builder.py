@@ -16,7 +16,7 @@ import numpy as np
 
 from ..leaderboard import defense_label
 from ..results import load_scores
-from . import figures
+from .figures import frontier_plot, histogram_plot, minify_svg, roc_plot, svg_style
 from .frontier import privacy_utility
 from .sources import SiteError, Source, load_sources
 from .views import TrackView, track_views
@@ -118,9 +118,9 @@ class SiteWriter:
 
     def track(self, tv: TrackView, nav: dict) -> None:
         base = tv.page.removesuffix(".html")
-        roc = figures.roc_plot(tv, self.out / f"{base}-roc.svg")
-        hist = figures.histogram_plot(tv, self.out / f"{base}-hist.svg")
-        compare = {v.key: v.compare_json() for v in tv.rows}
+        roc = roc_plot(tv, self.out / f"{base}-roc.svg")
+        hist = histogram_plot(tv, self.out / f"{base}-hist.svg")
+        compare = [{"key": v.key, **v.compare_json()} for v in tv.rows]  # in table order: best rows first
         self.page(tv.page, "track.html", tv=tv, nav=nav, compare=compare,
                   roc=roc and roc.name, hist=hist and hist.name)
         for v in tv.rows:
@@ -136,12 +136,12 @@ class SiteWriter:
         rel = f"{source.slug}/privacy-utility.html"
         from ..privacy_utility import plot
 
-        with figures.svg_style():  # text as text, not glyph outlines
+        with svg_style():  # text as text, not glyph outlines
             per_attack = plot(pu["rows"], self.out / f"{source.slug}/privacy-utility.svg", pu["utility"])
-        per_attack.write_text(figures.minify_svg(per_attack.read_text(encoding="utf-8")), encoding="utf-8")
+        per_attack.write_text(minify_svg(per_attack.read_text(encoding="utf-8")), encoding="utf-8")
         frontier = None
         if pu["points"]:
-            frontier = figures.frontier_plot(pu["points"], pu["utility"], self.out / f"{source.slug}/frontier.svg")
+            frontier = frontier_plot(pu["points"], pu["utility"], self.out / f"{source.slug}/frontier.svg")
         self.page(rel, "privacy_utility.html", source=source, pu=pu, nav=nav, per_attack=per_attack.name,
                   frontier=frontier and frontier.name)
 

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MiaBenchError
-from ..leaderboard import Track, build_tracks
+from ..leaderboard import build_tracks
 from ..records import CellRecord, load_records
+from ..tracks import Track
 
 
 class SiteError(MiaBenchError):

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..leaderboard import Row, Track, defense_label
+from ..leaderboard import defense_label
 from ..metrics import roc_curve
 from ..records import CellRecord
+from ..tracks import Row, Track
 from .sources import Source, slug
 
 LOW_FPRS = (0.01, 0.001)

@@ -2,12 +2,16 @@
 (function () {
   var el = document.getElementById("compare-data");
   if (!el) return;
-  var data = JSON.parse(el.textContent), keys = Object.keys(data);
+  var rows = JSON.parse(el.textContent), data = {};
   var a = document.getElementById("cmp-a"), b = document.getElementById("cmp-b");
-  keys.forEach(function (k) {
-    [a, b].forEach(function (s) { var o = document.createElement("option"); o.value = k; o.textContent = data[k].label; s.appendChild(o); });
+  rows.forEach(function (r) {
+    data[r.key] = r;
+    [a, b].forEach(function (s) { var o = document.createElement("option"); o.value = r.key; o.textContent = r.label; s.appendChild(o); });
   });
-  if (keys.length > 1) b.selectedIndex = 1;
+  // Defaults: the two best rows that have results (the table lists attacks by AUC, best first).
+  var ok = rows.map(function (r, i) { return r.roc ? i : -1; }).filter(function (i) { return i >= 0; });
+  if (ok.length > 0) a.selectedIndex = ok[0];
+  if (ok.length > 1) b.selectedIndex = ok[1]; else if (rows.length > 1) b.selectedIndex = 1;
   var fields = [["AUC", "auc"], ["TPR@1%", "tpr_1"], ["realised FPR (1%)", "fpr_at_0.01"], ["TPR@0.1%", "tpr_01"],
     ["realised FPR (0.1%)", "fpr_at_0.001"], ["accuracy", "acc"], ["Δ blind", "margin_blind"], ["Δ null", "margin_null"],
     ["s/query", "seconds_per_query"], ["wall s", "wall_seconds"], ["queries", "queries"], ["shadows", "shadows"]];
