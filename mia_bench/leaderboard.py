@@ -455,7 +455,7 @@ def aggregate_cells(row) -> dict[str, str]:
     return {
         "attack": row.attack, "target": row.target, "defense": defense_label(row.defense),
         "seeds": ",".join(str(s) for s in row.seeds if str(s) not in row.seed_errors) + errors,
-        "AUC mean [95% CI]": f"{row.auc:.3f} {_ci_text(row.auc_ci)}", "SD": fmt(row.auc_sd),
+        "AUC mean [95% CI]": f"{row.auc:.3f} {_ci_text(row.auc_ci)}", "SD": "" if row.auc_sd is None else fmt(row.auc_sd),
         "vs blind": _signed(row.margin_blind, row.margin_blind_ci),
         "vs null": _signed(row.margin_null, row.margin_null_ci),
         "TPR@1% (pooled)": _pooled_cell(row.tpr_1_pooled), "TPR@0.1% (pooled)": _pooled_cell(row.tpr_01_pooled),
