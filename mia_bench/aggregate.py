@@ -117,8 +117,16 @@ def _inner_weights(seed: SeedScores, cls: bool, copies: np.ndarray, rng: np.rand
     resamples of the class summed (a multinomial of copies[b] * groups draws over its groups)."""
     rows = np.nonzero(seed.labels == cls)[0]
     n_groups, inverse = _group_index(seed.groups, rows)
-    counts = rng.multinomial(copies * n_groups, np.full(n_groups, 1 / n_groups))
-    return counts[:, inverse].astype(float)
+    return uniform_counts(copies * n_groups, n_groups, rng)[:, inverse].astype(float)
+
+
+def uniform_counts(n_draws: np.ndarray, n_cats: int, rng: np.random.Generator) -> np.ndarray:
+    """(len(n_draws), n_cats) counts of ``n_draws[b]`` uniform draws from ``n_cats`` categories:
+    a uniform multinomial, by bincount (numpy's multinomial loops over categories: far slower)."""
+    n_rows, most = n_draws.size, int(n_draws.max(initial=0))
+    picks = rng.integers(0, n_cats, (n_rows, most)) + n_cats * np.arange(n_rows)[:, None]
+    valid = np.arange(most)[None, :] < n_draws[:, None]
+    return np.bincount(picks[valid], minlength=n_rows * n_cats).reshape(n_rows, n_cats)
 
 
 def two_level_auc(seeds: list[SeedScores], draws: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -164,9 +172,10 @@ def weighted_roc(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) ->
     return np.hstack([zero, fp / fp[:, -1:]]), np.hstack([zero, tp / tp[:, -1:]])
 
 
-def pooled_rate(scores: np.ndarray, labels: np.ndarray, fpr: float, weights: np.ndarray,
+def pooled_rate(scores: np.ndarray, labels: np.ndarray, fpr: float, boot_roc: tuple[np.ndarray, np.ndarray],
                 confidence: float = 0.95) -> PooledRate | None:
-    """TPR at FPR <= ``fpr`` of the pooled rows; None with fewer than 1/fpr non-members."""
+    """TPR at FPR <= ``fpr`` of the pooled rows; None with fewer than 1/fpr non-members.
+    ``boot_roc``: :func:`weighted_roc` of the replicates."""
     from .metrics import _percentiles, roc_curve
 
     n_pos, n_neg = int(labels.sum()), int((~labels).sum())
@@ -175,7 +184,7 @@ def pooled_rate(scores: np.ndarray, labels: np.ndarray, fpr: float, weights: np.
     f, t, thr = roc_curve(scores, labels)
     i = int(np.nonzero(f <= fpr + 1e-12)[0].max())  # TPR rises with the index: the last point is the best
     k, fp = int(round(t[i] * n_pos)), int(round(f[i] * n_neg))
-    bf, bt = weighted_roc(scores, labels, weights)
+    bf, bt = boot_roc
     boot = np.where(bf <= fpr + 1e-12, bt, 0.0).max(1)
     return PooledRate(fpr, float(t[i]), float(f[i]), None if np.isinf(thr[i]) else float(thr[i]), k, n_pos, fp,
                       n_neg, _percentiles(boot, confidence), clopper_pearson(k, n_pos, confidence))
@@ -211,6 +220,7 @@ def aggregate_seeds(seeds: list[SeedScores], n_boot: int = 1000, confidence: flo
     s = np.concatenate([sd.scores for sd in seeds])
     y = np.concatenate([sd.labels for sd in seeds])
     d = np.concatenate([sd.decisions for sd in seeds])
+    boot_roc = weighted_roc(s, y, weights)
     per_seed = {sd.seed: auc(sd.scores, sd.labels) for sd in seeds}
     values = np.array(list(per_seed.values()))
     point = {k: float(v) for k, v in _decision_rates(d, y, np.ones(y.size)).items()}
@@ -222,8 +232,8 @@ def aggregate_seeds(seeds: list[SeedScores], n_boot: int = 1000, confidence: flo
         auc_ci=_ci(auc_reps, confidence),
         auc_sd=float(values.std(ddof=1)) if values.size > 1 else None,
         auc_per_seed=per_seed,
-        tpr_1=pooled_rate(s, y, 0.01, weights, confidence),
-        tpr_01=pooled_rate(s, y, 0.001, weights, confidence),
+        tpr_1=pooled_rate(s, y, 0.01, boot_roc, confidence),
+        tpr_01=pooled_rate(s, y, 0.001, boot_roc, confidence),
         balanced_accuracy=point["balanced_accuracy"],
         balanced_accuracy_ci=_ci(boot["balanced_accuracy"], confidence),
         precision=None if np.isnan(point["precision"]) else point["precision"],

@@ -39,7 +39,7 @@ def provenance(record: CellRecord) -> dict:
             "git_revision": env.get("git_revision")}
 
 
-def cell_frame(out_dir: Path, record: CellRecord) -> "pd.DataFrame":
+def cell_frame(out_dir: Path, record: CellRecord) -> pd.DataFrame:
     import pandas as pd
 
     z = load_scores(out_dir, record.key)
@@ -60,7 +60,7 @@ def cell_frame(out_dir: Path, record: CellRecord) -> "pd.DataFrame":
     return frame
 
 
-def samples_table(out_dir: Path, records: list[CellRecord]) -> "pd.DataFrame":
+def samples_table(out_dir: Path, records: list[CellRecord]) -> pd.DataFrame:
     """The tidy table of every finished record (error records have no scores: skipped)."""
     import pandas as pd
 
@@ -74,7 +74,7 @@ def samples_table(out_dir: Path, records: list[CellRecord]) -> "pd.DataFrame":
     return table
 
 
-def write_table(table: "pd.DataFrame", path: Path, fmt: str) -> Path:
+def write_table(table: pd.DataFrame, path: Path, fmt: str) -> Path:
     if fmt not in FORMATS:
         raise ValueError(f"format {fmt!r} is not supported; valid: {', '.join(FORMATS)}")
     path = Path(path)

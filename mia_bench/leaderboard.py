@@ -333,7 +333,7 @@ def aggregate_tracks(records: list[CellRecord], out_dir: Path, n_boot: int = 100
         for row in track.rows:
             groups.setdefault((row.attack, row.target, row.defense), []).append(row)
         rows, data = [], {}
-        for sig, seed_rows in groups.items():
+        for seed_rows in groups.values():
             row, seeds, replicates = _aggregate_row(seed_rows, by_key, Path(out_dir), dataset, unit, n_boot)
             rows.append(row)
             data[id(row)] = (seeds, replicates)
@@ -387,7 +387,7 @@ def _aggregate_row(seed_rows: list[Row], by_key: dict, out_dir: Path, dataset: s
         frozenset(own), "mixed")
     row.seconds_per_query = _mean([r.seconds_per_query for r in ok])
     row.wall_seconds = _mean([r.wall_seconds for r in ok])  # per seed
-    row.queries = int(round(_mean([r.queries or 0 for r in ok])))
+    row.queries = round(_mean([r.queries or 0 for r in ok]))
     row.shadow_models = sum(r.shadow_models for r in ok)
     row.n = " ".join(dict.fromkeys(r.n for r in ok)) + f" x{len(ok)}"
     row.flags = row_flags(row)
@@ -466,7 +466,7 @@ def _pooled_cell(pooled: dict | None) -> str:
 
 
 AGG_COLUMNS = ("attack", "target", "defense", "seeds", "AUC mean [95% CI]", "SD", "vs blind", "vs null",
-               "TPR@1% (pooled)", "TPR@0.1% (pooled)", "acc", "s/query", "wall s/seed", "queries", "shadows",
+               "TPR@1% (pooled)", "TPR@0.1% (pooled)", "acc", "precision", "recall", "s/query", "wall s/seed", "queries", "shadows",
                "biometric", "check")
 
 
@@ -478,11 +478,13 @@ def aggregate_cells(row) -> dict[str, str]:
     return {
         "attack": row.attack, "target": row.target, "defense": defense_label(row.defense),
         "seeds": ",".join(str(s) for s in row.seeds if str(s) not in row.seed_errors) + errors,
-        "AUC mean [95% CI]": f"{row.auc:.3f} {_ci_text(row.auc_ci)}", "SD": fmt(row.auc_sd),
+        "AUC mean [95% CI]": f"{row.auc:.3f} {_ci_text(row.auc_ci)}", "SD": "" if row.auc_sd is None else fmt(row.auc_sd),
         "vs blind": _signed(row.margin_blind, row.margin_blind_ci),
         "vs null": _signed(row.margin_null, row.margin_null_ci),
         "TPR@1% (pooled)": _pooled_cell(row.tpr_1_pooled), "TPR@0.1% (pooled)": _pooled_cell(row.tpr_01_pooled),
         "acc": f"{fmt(row.accuracy)} {_ci_text(row.accuracy_ci)}",
+        "precision": "" if row.precision is None else f"{row.precision:.3f} {_ci_text(row.precision_ci)}",
+        "recall": "" if row.recall is None else f"{row.recall:.3f} {_ci_text(row.recall_ci)}",
         "s/query": f"{row.seconds_per_query:.4f}" if row.seconds_per_query is not None else "",
         "wall s/seed": f"{row.wall_seconds:.1f}" if row.wall_seconds is not None else "",
         "queries": str(row.queries or 0), "shadows": str(row.shadow_models), "biometric": "yes" if row.biometric else "no",
@@ -491,8 +493,9 @@ def aggregate_cells(row) -> dict[str, str]:
 
 
 def _operating_points(track: Track) -> list[str]:
-    out = ["| attack | target | FPR <= | TPR [bootstrap CI] | exact CI (Clopper-Pearson) | k/n | realised FPR (fp/n) "
-           "| threshold |", "|" + "---|" * 8]
+    header = ("| attack | target | FPR <= | TPR [bootstrap CI] | exact CI (Clopper-Pearson) | k/n "
+              "| realised FPR (fp/n) | threshold |")
+    out = [header, "|" + "---|" * 8]
     for r in track.rows:
         for pooled in (r.tpr_1_pooled, r.tpr_01_pooled) if not r.error else ():
             if pooled is None:
@@ -542,8 +545,8 @@ AGG_NOTES = (
     "attack's on the null target, with a paired bootstrap CI. TPR@x%: on the pooled scores of all seeds at one "
     "threshold (largest TPR at pooled FPR <= x%), bootstrap CI; the operating points give the threshold, realised "
     "FPR, counts and an exact Clopper-Pearson interval (threshold held fixed). n/r = fewer than 1/x pooled "
-    "non-members. acc: pooled balanced accuracy of the attack's own decisions, else of each seed's best threshold "
-    "(in-sample). wall s/seed: mean cell wall time per seed. check: CONTROL OFF CHANCE = a null-target or "
+    "non-members. acc, precision, recall: pooled, of the attack's own decisions, else of each seed's best-balanced-"
+    "accuracy threshold (in-sample, so optimistic); acc is balanced accuracy. wall s/seed: mean cell wall time per seed. check: CONTROL OFF CHANCE = a null-target or "
     "model-free row whose CI excludes 0.5; INVERTED = an attack whose CI lies wholly below 0.5 (a signal in the "
     "wrong direction); DEV SEEDS = seeds >= 100, which are for tuning, not reporting."
 )

@@ -12,8 +12,16 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mia_bench.aggregate import (FLAG_DEV_SEEDS, FLAG_INVERTED, FLAG_OFF_CHANCE, AggRow, SeedScores,
-                                 aggregate_seeds, clopper_pearson, row_flags)
+from mia_bench.aggregate import (
+    FLAG_DEV_SEEDS,
+    FLAG_INVERTED,
+    FLAG_OFF_CHANCE,
+    AggRow,
+    SeedScores,
+    aggregate_seeds,
+    clopper_pearson,
+    row_flags,
+)
 
 B = 2000
 

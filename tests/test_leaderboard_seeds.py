@@ -16,7 +16,14 @@ from mia_bench.aggregate import FLAG_INVERTED, FLAG_OFF_CHANCE
 from mia_bench.leaderboard import aggregate_tracks, build_tracks, write_leaderboard
 from mia_bench.metrics import evaluate
 from mia_bench.plan import build_plan
-from mia_bench.records import CellRecord, CellSpec, AttackInfo, Cost, SplitInfo, ThreatModel
+from mia_bench.records import (
+    AttackInfo,
+    CellRecord,
+    CellSpec,
+    Cost,
+    SplitInfo,
+    ThreatModel,
+)
 from mia_bench.results import load_records, write_cell
 from mia_bench.runner import RunConfig, Runner
 from mia_bench.testing import isolated_plugins, toy_plugin
