@@ -14,10 +14,10 @@ the documentation the error messages quote).
 from __future__ import annotations
 
 import difflib
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
+import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import MiaBenchError, UnknownComponentError
@@ -77,7 +77,7 @@ def named_suites() -> list[str]:
 
 def _suite_path(name_or_path: str) -> Path:
     path = Path(name_or_path)
-    if not path.suffix == ".toml":
+    if path.suffix != ".toml":
         path = SUITES_DIR / f"{name_or_path}.toml"
         if not path.is_file():
             raise UnknownComponentError("suite", name_or_path, named_suites())

@@ -16,7 +16,7 @@ import logging
 import numpy as np
 import pytest
 
-from mia_bench.cache import Cache, MANIFEST, load_cached_file, path_fingerprint
+from mia_bench.cache import MANIFEST, Cache, load_cached_file, path_fingerprint
 from mia_bench.plan import build_plan
 from mia_bench.results import cell_paths, finished_record, load_records
 from mia_bench.runner import RunConfig, Runner
@@ -99,7 +99,7 @@ def test_damaged_plain_cache_file_is_named_deleted_and_rebuilt(tmp_path, caplog,
     _save_npz(path, {"S": np.ones(3)})
     if how == "valid zip, wrong arrays":
         _save_npz(path, {"other": np.ones(3)})
-        load = lambda p: _load_npz(p)["S"]  # noqa: E731  (what the attack reads first)
+        load = lambda p: _load_npz(p)["S"]
     else:
         _damage(path, how)
         load = _load_npz
@@ -126,7 +126,7 @@ def toy_run(tmp_path):
 
 @pytest.mark.parametrize("how", DAMAGE)
 def test_damaged_umid_feature_cache_in_a_run(toy_run, caplog, how):
-    plan, cache, run = toy_run
+    _, cache, run = toy_run
     first = run()
     assert not first.errors
     files = sorted((cache.root / "umid-features").rglob("features.npz"))

@@ -104,10 +104,10 @@ def _cli(args: list[str], env: dict | None = None):
 
 @pytest.mark.slow
 def test_suite_through_address_gives_the_serial_scores(cluster, tmp_path, monkeypatch):
-    from mia_bench.testing import isolated_plugins, toy_plugin
     from mia_bench import plugins as pl
+    from mia_bench.testing import isolated_plugins, toy_plugin
 
-    address, env = cluster
+    address, _ = cluster
     import ray
 
     assert not ray.is_initialized()

@@ -9,12 +9,11 @@ import json
 import logging
 import os
 import stat
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mia_bench.attack import Attack, AttackOutput
+from mia_bench.attack import Attack
 from mia_bench.errors import InvalidOptionsError, MiaBenchError, MissingWeightsError
 from mia_bench.hookspecs import hookimpl
 from mia_bench.registry import ComponentSpec
@@ -59,7 +58,7 @@ def toy():
 def cli(args: list[str]):
     from click.testing import CliRunner
 
-    import mia_bench.cli.inspect_cmds  # noqa: F401  (commands attach to `cli`)
+    import mia_bench.cli.inspect_cmds
     import mia_bench.cli.run_cmds  # noqa: F401
     from mia_bench.cli import cli as group
 
@@ -204,11 +203,11 @@ def test_hf_world_that_cannot_fit_in_memory_is_refused(tmp_path):
 # --- 10. a hub target that cannot download fails once per run ----------------------------------
 def test_hub_failure_is_remembered_for_the_run(monkeypatch, cache):
     import open_clip
+    from mia_bench_openclip import pretrained
 
     from mia_bench.defense import NoDefense
     from mia_bench.plan import resolve
     from mia_bench.target import BuildRequest
-    from mia_bench_openclip import pretrained
 
     calls = []
 
