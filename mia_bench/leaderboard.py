@@ -357,6 +357,23 @@ def _seed_scores(record: CellRecord, out_dir: Path):
     return SeedScores(record.cell.seed, scores, labels, groups, decisions, ids), "decisions" in z
 
 
+def _loadable_scores(ok: list[Row], by_key: dict, out_dir: Path):
+    """Each finished seed's scores; a damaged score file is named and its seed left out (a
+    run into the folder recomputes it), never a crash of the whole leaderboard."""
+    import logging
+
+    from .records import RecordError
+
+    loaded, kept = [], []
+    for r in ok:
+        try:
+            loaded.append(_seed_scores(by_key[r.key], out_dir))
+            kept.append(r)
+        except RecordError as exc:
+            logging.getLogger(__name__).warning("leaving a seed out of the leaderboard: %s", exc)
+    return loaded, kept
+
+
 def _aggregate_row(seed_rows: list[Row], by_key: dict, out_dir: Path, dataset: str, unit: str, n_boot: int):
     from .aggregate import AggRow, aggregate_seeds, row_flags
 
@@ -366,10 +383,10 @@ def _aggregate_row(seed_rows: list[Row], by_key: dict, out_dir: Path, dataset: s
                  control=first.control, model_free=first.model_free, biometric=first.biometric, dataset=dataset,
                  unit=unit, seeds=[r.seed for r in seed_rows], per_seed=[asdict(r) for r in seed_rows],
                  seed_errors={str(r.seed): r.error for r in seed_rows if r.error})
+    loaded, ok = _loadable_scores(ok, by_key, out_dir)
     if not ok:
-        row.error = first.error
+        row.error = first.error or "every seed's score file is damaged: run the suite into this folder again"
         return row, None, None
-    loaded = [_seed_scores(by_key[r.key], out_dir) for r in ok]
     seeds = [sd for sd, _ in loaded]
     own = {has for _, has in loaded}
     agg = aggregate_seeds(seeds, n_boot=n_boot)

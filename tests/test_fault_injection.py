@@ -113,7 +113,7 @@ def toy_run(tmp_path):
     from mia_bench import plugins as pl
 
     pl.load_plugins()
-    keep = [(name, pl.pm.get_plugin(name)) for name in ("baselines", "defaults", "umid")]
+    keep = [(name, pl.load_plugins().get_plugin(name)) for name in ("baselines", "defaults", "umid")]
     with isolated_plugins(toy_plugin, *keep):
         plan = build_plan(["csa", "umid?k=2&steps=2&n_reference=10&chunk=64"], ["toy"], ["toy"], None, [0])
         cache = Cache(tmp_path / "cache")

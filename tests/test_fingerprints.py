@@ -27,16 +27,16 @@ DATASET = ("pii-faces?n_identities=24&n_members=6&n_nonmembers=6&n_population=6&
 
 def test_committed_quick_keys_are_unchanged():
     """Built-in components name no local file: the quick leaderboard's cells still resume."""
+    plan = plan_suite(load_suite("quick"))
+    planned = {tuple(sorted(c.spec().to_json().items())): c for c in plan.cells}
     committed = {}
     for path in (REPO / "leaderboards" / "quick" / "cells").glob("*.json"):
         rec = read_record(path)
-        committed[tuple(sorted(rec.cell.to_json().items()))] = rec.key
-    assert committed, "leaderboards/quick/cells holds no records"
-    plan = plan_suite(load_suite("quick"))
-    planned = {tuple(sorted(c.spec().to_json().items())): c.key for c in plan.cells}
-    common = set(committed) & set(planned)
-    assert len(common) == len(committed)
-    assert all(planned[c] == committed[c] for c in common)
+        cell = planned.get(tuple(sorted(rec.cell.to_json().items())))
+        if cell is not None and plan.attack(cell).version == rec.attack.version:  # a bumped version is a new key
+            committed[cell.key] = rec.key
+    assert len(committed) >= 6, "too few committed quick cells with today's attack versions to compare"
+    assert all(new == old for new, old in committed.items())
 
 
 def test_path_fingerprint_follows_content_not_name(tmp_path, monkeypatch):

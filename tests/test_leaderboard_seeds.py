@@ -34,7 +34,7 @@ def plugins():
     from mia_bench import plugins as pl
 
     pl.load_plugins()
-    keep = [(name, pl.pm.get_plugin(name)) for name in ("baselines", "defaults")]
+    keep = [(name, pl.load_plugins().get_plugin(name)) for name in ("baselines", "defaults")]
     with isolated_plugins(toy_plugin, *keep):
         yield
 

@@ -199,11 +199,11 @@ def test_runner_reports_missing_population_without_building_the_target(name, tmp
     from mia_bench.testing import ToyTargetBuilder, isolated_plugins, toy_plugin
 
     pl.load_plugins()
-    with isolated_plugins(toy_plugin, *[(n, pl.pm.get_plugin(n)) for n in ("baselines", "defaults")]):
+    with isolated_plugins(toy_plugin, *[(n, pl.load_plugins().get_plugin(n)) for n in ("baselines", "defaults")]):
         ToyTargetBuilder.builds.clear()
         plan = build_plan([name], ["toy"], ["toy?n_population=0"], None, [0])
         summary = Runner(plan, RunConfig(tmp_path / "out", cache, n_boot=50, progress=False)).run()
         assert ToyTargetBuilder.builds == []  # the error came before any model was built
     (record,) = load_records(tmp_path / "out")
-    assert record["status"] == "error" and "but the split grants 0" in record["error"]
+    assert record.status == "error" and "but the split grants 0" in record.error
     assert len(summary.errors) == 1

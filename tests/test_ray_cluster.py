@@ -113,7 +113,7 @@ def test_suite_through_address_gives_the_serial_scores(cluster, tmp_path, monkey
     assert not ray.is_initialized()
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     pl.load_plugins()
-    keep = [(name, pl.pm.get_plugin(name)) for name in ("baselines", "defaults")]
+    keep = [(name, pl.load_plugins().get_plugin(name)) for name in ("baselines", "defaults")]
     common = [*TOY, "--cache", str(tmp_path / "cache"), "--no-plots", "--no-progress", "--n-boot", "50"]
     with isolated_plugins(toy_plugin, *keep):
         serial = _cli(["run", *common, "--out", str(tmp_path / "serial")])

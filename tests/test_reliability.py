@@ -19,7 +19,7 @@ from mia_bench.hookspecs import hookimpl
 from mia_bench.registry import ComponentSpec
 from mia_bench.testing import ToyTargetBuilder, isolated_plugins, toy_plugin
 
-TOY = ["-a", "csa", "-t", "toy", "-d", "toy", "--no-plots", "--no-progress", "--n-boot", "20"]
+TOY = ["-a", "csa", "-t", "toy", "-d", "toy", "--seed", "0", "--no-plots", "--no-progress", "--n-boot", "20"]
 
 
 class BrokenBiometric(Attack):
@@ -49,7 +49,7 @@ def toy():
     from mia_bench import plugins as pl
 
     pl.load_plugins()
-    keep = [(name, pl.pm.get_plugin(name)) for name in ("baselines", "defaults", "umid", "pii")]
+    keep = [(name, pl.load_plugins().get_plugin(name)) for name in ("baselines", "defaults", "umid", "pii")]
     ToyTargetBuilder.builds.clear()
     with isolated_plugins(toy_plugin, broken_plugin, *keep):
         yield
