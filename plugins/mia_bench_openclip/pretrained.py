@@ -58,14 +58,21 @@ def load_checkpoint_model(path: Path, arch: str | None):
         raise MissingWeightsError(f"Could not load checkpoint {path} with weights_only=True: {exc}") from None
     state_dict = state.get("state_dict", state) if isinstance(state, dict) else state
     state_dict = {k.removeprefix("module."): v for k, v in state_dict.items()}
-    from .builders import register_model_configs
+    import logging
+
+    from .builders import _DropMessage, register_model_configs
 
     register_model_configs()  # so ?model= may name one of this plugin's architectures (mia-micro-vit...)
     if isinstance(state, dict) and "model_cfg" in state:  # written by mia-bench: self-describing
         arch = arch or state.get("arch")
     if arch:
-        with torch.random.fork_rng(devices=[]):  # the random init is overwritten: leave the global RNG alone
-            model = open_clip.create_model(arch, output_dict=True)
+        quiet = _DropMessage("No pretrained weights loaded")  # they are, just below
+        logging.getLogger().addFilter(quiet)
+        try:
+            with torch.random.fork_rng(devices=[]):  # the random init is overwritten: leave the global RNG alone
+                model = open_clip.create_model(arch, output_dict=True)
+        finally:
+            logging.getLogger().removeFilter(quiet)
     else:
         raise InvalidOptionsError(
             f"Checkpoint {path} does not say its architecture. Pass it: open_clip:{path}?model=ViT-B-32 "
