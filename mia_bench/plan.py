@@ -79,7 +79,7 @@ class Plan:
 
 
 def _resolve(kind: str, spec: ComponentSpec, plugins: Plugins) -> Resolved:
-    if kind == "dataset":  # presets in datasets/*.toml expand to a base dataset + options
+    if kind == "dataset":  # presets (mia_bench/builtin/presets/*.toml) expand to a base dataset + options
         from .presets import expand_dataset_spec
 
         resolved = _resolve_component(kind, expand_dataset_spec(spec), plugins)

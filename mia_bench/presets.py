@@ -1,4 +1,5 @@
-"""Dataset presets: benchmark definitions as data files in the repository's ``datasets/``.
+"""Dataset presets: benchmark definitions as data files, shipped as package data in
+``mia_bench/builtin/presets/`` (read with importlib.resources).
 
 A preset names a registered dataset (``base``) with fixed options; a spec may still
 override them (``pii-faces-small?train_photos=2``). Presets resolve before the registry,
@@ -9,12 +10,13 @@ from __future__ import annotations
 
 import tomllib
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 
 from .errors import MiaBenchError
 from .registry import ComponentSpec
 
-PRESETS_DIR = Path(__file__).resolve().parent.parent / "datasets"
+PRESETS_DIR = Path(str(files("mia_bench").joinpath("builtin", "presets")))
 
 
 @lru_cache(maxsize=1)

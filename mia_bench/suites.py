@@ -1,8 +1,9 @@
 """Suites: named benchmark grids as data files (TOML).
 
 A suite file has a name, seeds, bootstrap settings and one or more ``[[grid]]`` tables,
-each a cross product of datasets x targets x attacks x defenses. Named suites live in
-``leaderboards/suites/NAME.toml`` of the source tree; any path to a TOML file works too.
+each a cross product of datasets x targets x attacks x defenses. Named suites ship as
+package data in ``mia_bench/builtin/suites/NAME.toml`` (read with importlib.resources, so
+an installed wheel has them); any path to a TOML file works too.
 
 The file's schema is :class:`SuiteFile` (pydantic, strict): unknown keys are errors (a
 misspelt ``seed = [3]`` would otherwise run the default seeds), and a string where a
@@ -14,6 +15,7 @@ the documentation the error messages quote).
 from __future__ import annotations
 
 import difflib
+from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .errors import MiaBenchError, UnknownComponentError
 from .plan import Plan, build_plan
 
-SUITES_DIR = Path(__file__).resolve().parent.parent / "leaderboards" / "suites"
+SUITES_DIR = Path(str(files("mia_bench").joinpath("builtin", "suites")))
 
 
 class ComponentTable(BaseModel):
