@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1
 # Start the run folders empty: a record of an older attack version or of a seed no longer in the
 # suite would otherwise stay in the folder and in `mia-bench leaderboard`.
-for d in quick quick-audio lira defenses-quick defenses-encodermi; do rm -rf "leaderboards/$d/cells"; done
+for d in quick quick-audio lira defenses-quick defenses-encodermi defenses-dp; do rm -rf "leaderboards/$d/cells"; done
 mia-bench run --suite quick --out leaderboards/quick --rerun --no-progress
 mia-bench leaderboard --out leaderboards/quick --readme README.md
 mia-bench umid-ablation --out leaderboards/umid  # development seed 100: it chooses UMID's defaults (docs/seeds.md)
@@ -18,8 +18,9 @@ mia-bench privacy-utility --out leaderboards/defenses-quick
 mia-bench run --suite defenses-encodermi --out leaderboards/defenses-encodermi --rerun --no-progress
 mia-bench encodermi-table --rerun --no-progress
 mia-bench run --suite lira-quick --out leaderboards/lira --rerun --no-progress
-mia-bench lira-loo --n-shadows 16 --no-progress
+mia-bench lira-loo --n-shadows 34 --sweep 2,4,8,16,32 --no-progress  # 32 shadows per target, and the sweep
 mia-bench run --suite quick-audio --out leaderboards/quick-audio --rerun --no-progress
+mia-bench run --suite defenses-dp --out leaderboards/defenses-dp --rerun --no-progress  # needs .[dp]
 python benchmarks/umid_batching.py
 python benchmarks/throughput.py --threads 1
 python benchmarks/clap_configs.py --threads 2
