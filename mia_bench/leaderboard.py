@@ -163,7 +163,8 @@ NOTES = (
     "AUC with a stratified-bootstrap 95% CI. TPR@x% = largest TPR at FPR <= x%; n/r = not resolvable "
     "(fewer than 1/x non-members). acc = balanced accuracy at the attack's own decision, else at the best "
     "threshold. s/query = the audit's own work per query; wall s = the cell's wall time, including any shadow "
-    "models it trained (shadows = how many; 0 when they came from the cache). queries = target queries per cell (text + media + gradient forwards). biometric = whether the "
+    "models it trained (shadows = how many; 0 when they came from the cache). queries = target queries per cell "
+    "(text + media + gradient forwards). biometric = whether the "
     "attack sends the person's images/audio to the target. (null) = same recipe trained without the members: "
     "a control that must sit at chance."
 )
@@ -483,8 +484,8 @@ def _pooled_cell(pooled: dict | None) -> str:
 
 
 AGG_COLUMNS = ("attack", "target", "defense", "seeds", "AUC mean [95% CI]", "SD", "vs blind", "vs null",
-               "TPR@1% (pooled)", "TPR@0.1% (pooled)", "acc", "precision", "recall", "s/query", "wall s/seed", "queries", "shadows",
-               "biometric", "check")
+               "TPR@1% (pooled)", "TPR@0.1% (pooled)", "acc", "precision", "recall", "s/query", "wall s/seed", "queries",
+               "shadows", "biometric", "check")
 
 
 def aggregate_cells(row) -> dict[str, str]:
@@ -563,7 +564,8 @@ AGG_NOTES = (
     "threshold (largest TPR at pooled FPR <= x%), bootstrap CI; the operating points give the threshold, realised "
     "FPR, counts and an exact Clopper-Pearson interval (threshold held fixed). n/r = fewer than 1/x pooled "
     "non-members. acc, precision, recall: pooled, of the attack's own decisions, else of each seed's best-balanced-"
-    "accuracy threshold (in-sample, so optimistic); acc is balanced accuracy. wall s/seed: mean cell wall time per seed. check: CONTROL OFF CHANCE = a null-target or "
+    "accuracy threshold (in-sample, so optimistic); acc is balanced accuracy. wall s/seed: mean cell wall time per seed. "
+    "check: CONTROL OFF CHANCE = a null-target or "
     "model-free row whose CI excludes 0.5; INVERTED = an attack whose CI lies wholly below 0.5 (a signal in the "
     "wrong direction); DEV SEEDS = seeds >= 100, which are for tuning, not reporting."
 )

@@ -30,7 +30,8 @@ class TrainingRecipe(BaseModel):
     lr: float = Field(2e-3, gt=0, description="peak AdamW learning rate")
     weight_decay: float = Field(0.1, ge=0, description="AdamW weight decay")
     warmup_steps: int = Field(30, ge=0, description="linear warm-up steps")
-    checkpoint_every: int = Field(1, ge=1, description="save a checkpoint every k epochs (and the last); 1 = every epoch, for early stopping")
+    checkpoint_every: int = Field(1, ge=1, description="save a checkpoint every k epochs (and the last); "
+                                                       "1 = every epoch, for early stopping")
     dp: dict | None = Field(None, description="DP-SGD settings, set by the dp-sgd defense (None: ordinary training)")
 
     @model_serializer(mode="wrap")

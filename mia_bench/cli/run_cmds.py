@@ -39,7 +39,8 @@ def _print_board(out_dir: Path, records: list, as_json: bool, plots: bool, n_boo
 @cli.command("run")
 @selection_options
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=None, help="Results folder (default runs/SUITE).")
-@click.option("--cache", type=click.Path(path_type=Path), default=None, help="Cache folder (default $MIA_BENCH_CACHE or ~/.cache/mia-bench).")
+@click.option("--cache", type=click.Path(path_type=Path), default=None,
+              help="Cache folder (default $MIA_BENCH_CACHE or ~/.cache/mia-bench).")
 @click.option("--n-boot", type=click.IntRange(min=1), default=None,
               help="Bootstrap resamples for CIs (at least 1; default: the suite's n_boot, else 1000).")
 @click.option("--rerun", is_flag=True, help="Recompute cells whose results already exist.")

@@ -57,7 +57,8 @@ def check_attack(attack, seed: int = 0, unit: str = "pair", strength: float = 1.
 
 
 def _unit_rows(x: np.ndarray, n: int, what: str) -> None:
-    assert isinstance(x, np.ndarray) and x.dtype == np.float32, f"{what}: want a float32 array, got {type(x)} {getattr(x, 'dtype', '')}"
+    assert isinstance(x, np.ndarray) and x.dtype == np.float32, \
+        f"{what}: want a float32 array, got {type(x)} {getattr(x, 'dtype', '')}"
     assert x.ndim == 2 and x.shape[0] == n, f"{what}: want shape ({n}, D), got {x.shape}"
     norms = np.linalg.norm(x, axis=1)
     assert np.allclose(norms, 1.0, atol=1e-3), f"{what}: rows are not L2-normalised (norms {norms.min():.4f}..{norms.max():.4f})"
