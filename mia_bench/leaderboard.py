@@ -13,10 +13,14 @@ import io
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from .cache import atomic_write_json, atomic_write_text
 from .records import CellRecord
 from .tracks import Row, Track
+
+if TYPE_CHECKING:  # imported lazily at run time (numpy, scipy)
+    from .aggregate import AggRow
 
 
 THREAT_TITLES = {"text-only": "text-only queries", "biometric": "queries with the person's media"}
@@ -116,7 +120,7 @@ def defense_label(spec: str) -> str:
 
 def _columns(tracks_or_rows) -> tuple[str, ...]:
     rows = [r for t in tracks_or_rows for r in t.rows]
-    keep = COLUMNS
+    keep: tuple[str, ...] = COLUMNS
     if all(r.defense == "none" for r in rows):
         keep = tuple(c for c in keep if c != "defense")
     return keep
@@ -354,7 +358,11 @@ def _seed_scores(record: CellRecord, out_dir: Path):
     scores, labels, ids = z["scores"].astype(np.float64), z["labels"].astype(bool), z["ids"].astype(str)
     # records written before the NPZ kept identity groups: each row its own group
     groups = z["groups"].astype(str) if "groups" in z else ids
-    decisions = z["decisions"].astype(bool) if "decisions" in z else scores >= record.metrics.threshold
+    if "decisions" in z:
+        decisions = z["decisions"].astype(bool)
+    else:
+        assert record.metrics is not None  # only successful cells reach here: they all carry metrics
+        decisions = scores >= record.metrics.threshold
     return SeedScores(record.cell.seed, scores, labels, groups, decisions, ids), "decisions" in z
 
 
@@ -405,7 +413,7 @@ def _aggregate_row(seed_rows: list[Row], by_key: dict, out_dir: Path, dataset: s
         frozenset(own), "mixed")
     row.seconds_per_query = _mean([r.seconds_per_query for r in ok])
     row.wall_seconds = _mean([r.wall_seconds for r in ok])  # per seed
-    row.queries = round(_mean([r.queries or 0 for r in ok]))
+    row.queries = round(_mean([r.queries or 0 for r in ok]) or 0)  # ok is not empty: never None
     row.shadow_models = sum(r.shadow_models for r in ok)
     row.n = " ".join(dict.fromkeys(r.n for r in ok)) + f" x{len(ok)}"
     row.flags = row_flags(row)
@@ -510,11 +518,16 @@ def aggregate_cells(row) -> dict[str, str]:
     }
 
 
+def agg_rows(track: Track) -> list[AggRow]:
+    """The rows of a track from :func:`aggregate_tracks`, which are all AggRows."""
+    return cast("list[AggRow]", track.rows)
+
+
 def _operating_points(track: Track) -> list[str]:
     header = ("| attack | target | FPR <= | TPR [bootstrap CI] | exact CI (Clopper-Pearson) | k/n "
               "| realised FPR (fp/n) | threshold |")
     out = [header, "|" + "---|" * 8]
-    for r in track.rows:
+    for r in agg_rows(track):
         for pooled in (r.tpr_1_pooled, r.tpr_01_pooled) if not r.error else ():
             if pooled is None:
                 continue
@@ -528,7 +541,7 @@ def _operating_points(track: Track) -> list[str]:
 
 def _checks(track: Track) -> list[str]:
     lines = []
-    for r in track.rows:
+    for r in agg_rows(track):
         for flag in r.flags:
             lines.append(f"- **{flag}**: {r.attack} on {r.target}" + (f" ({defense_label(r.defense)})"
                          if r.defense != "none" else "") + f": AUC {r.auc:.3f} {_ci_text(r.auc_ci, 3)} over seeds "
