@@ -153,5 +153,6 @@ def plan_suite(suite: dict, seeds: list[int] | None = None) -> Plan:
                 getattr(merged, store).setdefault(k, v)
         known = set(merged.cells)
         merged.cells += [c for c in plan.cells if c not in known]
+    assert merged is not None  # the suite schema requires at least one grid
     merged.settings = {k: v for k, v in suite.items() if k != "grid"}
     return merged

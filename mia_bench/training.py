@@ -14,7 +14,7 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Callable, ClassVar
+from typing import Any, Callable, ClassVar
 
 from pydantic import BaseModel, Field, model_serializer
 
@@ -209,6 +209,9 @@ class TrainedTargetBuilder(TargetBuilder):
     media: ClassVar[str]  # "image" or "audio": what the split must hold
     media_capabilities: ClassVar[frozenset[str]]
     NOT_RECIPE: ClassVar[set[str]] = {"device", "algorithm"}  # options, not recipe fields
+    # The plugin's Options: its Recipe's fields plus ``algorithm`` and ``device``. Each plugin
+    # declares its own pydantic class, so the core cannot name a narrower type.
+    options: Any
 
     # --- the plugin's hooks -------------------------------------------------------
     def architectures(self) -> tuple[str, ...]:

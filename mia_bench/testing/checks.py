@@ -41,9 +41,11 @@ def check_attack(attack, seed: int = 0, unit: str = "pair", strength: float = 1.
             return cross_fit(attack, target, ch, labels[rows], ctx).scores
         return attack.run(target, ch, ctx).validated(len(ch), attack.name).scores
 
-    state = np.random.get_state()[1].copy()
+    # numpy's stub types get_state() as tuple | dict; with legacy=True (the default) it is the tuple
+    state = np.random.get_state()[1].copy()  # type: ignore[index]
     a, b = run(challenge, seed), run(challenge, seed)
-    assert np.array_equal(np.random.get_state()[1], state), f"{attack.name} touched the global numpy RNG"
+    after = np.random.get_state()[1]  # type: ignore[index]
+    assert np.array_equal(after, state), f"{attack.name} touched the global numpy RNG"
     assert a.dtype == np.float64 and a.shape == (len(challenge),)
     assert np.allclose(a, b), f"{attack.name} is not deterministic under a fixed seed"
     assert np.ptp(a) > 0, f"{attack.name} gives every row the same score"
