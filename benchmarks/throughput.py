@@ -178,7 +178,7 @@ def bench_training(arch: str, seed: int, device, samples, epochs: int, batch: in
     shadow_rate = rate(seen, secs[shadow_mode])
     rows.append({"mode": shadow_mode, "pairs_per_second": shadow_rate, "whole_call_pairs_per_second": shadow_rate,
                  "vs": "bare loop, augment=crop", "ratio": shadow_rate["median"] / crop})
-    for name, (recipe, aug) in modes.items():
+    for name, (_recipe, aug) in modes.items():
         bare = rate(seen, secs[f"bare loop, augment={aug}"])["median"]
         loop = rate(seen, secs[name])
         rows.append({"mode": name, "pairs_per_second": loop, "whole_call_pairs_per_second": rate(seen, calls[name]),
@@ -333,7 +333,8 @@ def main() -> None:
     images = np.concatenate([pairs.images] * 2)  # 2000 rows: several full encode batches
     texts = list(pairs.texts) * 2
     settings = {"quick": args.quick, "arch": args.arch, "repeats": repeats, "epochs": epochs, "batch": 128,
-                "train_pairs": len(pairs), "audit_target": f"clip-micro-vit?device={args.device}", "audit_dataset": "pii-faces-small"}
+                "train_pairs": len(pairs), "audit_target": f"clip-micro-vit?device={args.device}",
+                "audit_dataset": "pii-faces-small"}
     log(f"embedding: {len(images)} images / texts on {device}")
     embedding = bench_embedding(args.arch, seed, device, images, texts, repeats)
     log(f"training: {len(pairs)} pairs x {epochs} epochs")

@@ -20,6 +20,7 @@ import numpy as np
 
 from .attack import AttackOutput
 from .cache import Cache
+from .data import Unit
 from .metrics import MetricReport, evaluate
 from .plugins import Plugins
 from .records import CellRecord, load_records
@@ -78,7 +79,7 @@ class Session:
         self._cells["null"] = replace(self._cells["none"], control="null")
         self.seed = seed
 
-    def score(self, attack: str | dict, unit: str = "identity", control: str = "none", n_boot: int = 1000) -> Scored:
+    def score(self, attack: str | dict, unit: Unit = "identity", control: str = "none", n_boot: int = 1000) -> Scored:
         """Run one attack spec on the target (or its null control) at ``unit`` level."""
         from .runner import strip_challenge
         from .target import MeteredTarget

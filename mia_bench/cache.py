@@ -19,14 +19,17 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Callable
 
 from .errors import CorruptCacheError
 
+_fcntl: ModuleType | None
 try:
-    import fcntl
+    import fcntl as _fcntl
 except ImportError:  # not POSIX (Windows): builds are not locked
-    fcntl = None
+    _fcntl = None
+fcntl = _fcntl
 
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
@@ -74,8 +77,10 @@ def path_fingerprint(path: Path | str) -> str:
         memo = (str(f), st.st_size, st.st_mtime_ns)
         old = known.get(rel)
         if memo not in _FINGERPRINTS:
-            hit = isinstance(old, list) and len(old) == 3 and old[:2] == [st.st_size, st.st_mtime_ns]
-            _FINGERPRINTS[memo] = old[2] if hit else file_sha256(f)
+            if isinstance(old, list) and len(old) == 3 and old[:2] == [st.st_size, st.st_mtime_ns]:
+                _FINGERPRINTS[memo] = old[2]
+            else:
+                _FINGERPRINTS[memo] = file_sha256(f)
         fresh[rel] = [st.st_size, st.st_mtime_ns, _FINGERPRINTS[memo]]
         digests.append((rel, _FINGERPRINTS[memo]))
     if fresh != known:

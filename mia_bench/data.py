@@ -123,7 +123,8 @@ class Samples:
                 raise ValueError(f"cannot concatenate Samples where only some have {attr}")
             return np.concatenate(arrays)
 
-        rates = {p.sample_rate for p in parts if p.audio is not None}
+        # audio implies a sample rate (checked in __post_init__): the second test only tells the type checker
+        rates = {p.sample_rate for p in parts if p.audio is not None and p.sample_rate is not None}
         if len(rates) > 1:
             raise ValueError(f"cannot concatenate audio with different sample rates {sorted(rates)}")
         return Samples(

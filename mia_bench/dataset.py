@@ -82,7 +82,7 @@ class DatasetProvider(ABC):
             save_world(self.build_world(), work / "world")
             return {"world_key": self.world_key()}
 
-        for attempt in range(2):
+        for _attempt in range(2):
             path = cache.get_or_build("worlds", key, build)
             try:
                 return load_world(path / "world")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Generator, Sequence
 
 from .errors import MiaBenchError
 
@@ -65,7 +65,7 @@ class Executor:
             bar.close()
         return results
 
-    def _run(self, fn, items, resources) -> Iterator[tuple[int, bool, Any]]:
+    def _run(self, fn, items, resources) -> Generator[tuple[int, bool, Any], None, None]:
         """Yield ``(index, ok, result or exception)`` as tasks complete."""
         raise NotImplementedError
 
@@ -149,7 +149,7 @@ class RayExecutor(Executor):
         if not ray.is_initialized():  # else reuse the caller's connection (tests, notebooks)
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
             local = address is None
-            if not local:
+            if address is not None:  # i.e. not local
                 check_reachable(address)  # ray.init would retry an unreachable address for many minutes
             ray.init(address="local" if local else address, num_cpus=num_cpus if local else None,
                      ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)

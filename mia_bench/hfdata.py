@@ -74,7 +74,7 @@ def _decode_image(value, image_size: int | None, row: int) -> np.ndarray:
     if image_size is not None and img.size != (image_size, image_size):
         side = min(img.size)
         left, top = (img.size[0] - side) // 2, (img.size[1] - side) // 2
-        img = img.crop((left, top, left + side, top + side)).resize((image_size, image_size), Image.BICUBIC)
+        img = img.crop((left, top, left + side, top + side)).resize((image_size, image_size), Image.Resampling.BICUBIC)
     return np.asarray(img, dtype=np.uint8)
 
 

@@ -13,10 +13,14 @@ import io
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from .cache import atomic_write_json, atomic_write_text
 from .records import CellRecord
 from .tracks import Row, Track
+
+if TYPE_CHECKING:  # imported lazily at run time (numpy, scipy)
+    from .aggregate import AggRow
 
 
 THREAT_TITLES = {"text-only": "text-only queries", "biometric": "queries with the person's media"}
@@ -116,7 +120,7 @@ def defense_label(spec: str) -> str:
 
 def _columns(tracks_or_rows) -> tuple[str, ...]:
     rows = [r for t in tracks_or_rows for r in t.rows]
-    keep = COLUMNS
+    keep: tuple[str, ...] = COLUMNS
     if all(r.defense == "none" for r in rows):
         keep = tuple(c for c in keep if c != "defense")
     return keep
@@ -163,7 +167,8 @@ NOTES = (
     "AUC with a stratified-bootstrap 95% CI. TPR@x% = largest TPR at FPR <= x%; n/r = not resolvable "
     "(fewer than 1/x non-members). acc = balanced accuracy at the attack's own decision, else at the best "
     "threshold. s/query = the audit's own work per query; wall s = the cell's wall time, including any shadow "
-    "models it trained (shadows = how many; 0 when they came from the cache). queries = target queries per cell (text + media + gradient forwards). biometric = whether the "
+    "models it trained (shadows = how many; 0 when they came from the cache). queries = target queries per cell "
+    "(text + media + gradient forwards). biometric = whether the "
     "attack sends the person's images/audio to the target. (null) = same recipe trained without the members: "
     "a control that must sit at chance."
 )
@@ -353,7 +358,11 @@ def _seed_scores(record: CellRecord, out_dir: Path):
     scores, labels, ids = z["scores"].astype(np.float64), z["labels"].astype(bool), z["ids"].astype(str)
     # records written before the NPZ kept identity groups: each row its own group
     groups = z["groups"].astype(str) if "groups" in z else ids
-    decisions = z["decisions"].astype(bool) if "decisions" in z else scores >= record.metrics.threshold
+    if "decisions" in z:
+        decisions = z["decisions"].astype(bool)
+    else:
+        assert record.metrics is not None  # only successful cells reach here: they all carry metrics
+        decisions = scores >= record.metrics.threshold
     return SeedScores(record.cell.seed, scores, labels, groups, decisions, ids), "decisions" in z
 
 
@@ -404,7 +413,7 @@ def _aggregate_row(seed_rows: list[Row], by_key: dict, out_dir: Path, dataset: s
         frozenset(own), "mixed")
     row.seconds_per_query = _mean([r.seconds_per_query for r in ok])
     row.wall_seconds = _mean([r.wall_seconds for r in ok])  # per seed
-    row.queries = round(_mean([r.queries or 0 for r in ok]))
+    row.queries = round(_mean([r.queries or 0 for r in ok]) or 0)  # ok is not empty: never None
     row.shadow_models = sum(r.shadow_models for r in ok)
     row.n = " ".join(dict.fromkeys(r.n for r in ok)) + f" x{len(ok)}"
     row.flags = row_flags(row)
@@ -483,8 +492,8 @@ def _pooled_cell(pooled: dict | None) -> str:
 
 
 AGG_COLUMNS = ("attack", "target", "defense", "seeds", "AUC mean [95% CI]", "SD", "vs blind", "vs null",
-               "TPR@1% (pooled)", "TPR@0.1% (pooled)", "acc", "precision", "recall", "s/query", "wall s/seed", "queries", "shadows",
-               "biometric", "check")
+               "TPR@1% (pooled)", "TPR@0.1% (pooled)", "acc", "precision", "recall", "s/query", "wall s/seed", "queries",
+               "shadows", "biometric", "check")
 
 
 def aggregate_cells(row) -> dict[str, str]:
@@ -509,11 +518,16 @@ def aggregate_cells(row) -> dict[str, str]:
     }
 
 
+def agg_rows(track: Track) -> list[AggRow]:
+    """The rows of a track from :func:`aggregate_tracks`, which are all AggRows."""
+    return cast("list[AggRow]", track.rows)
+
+
 def _operating_points(track: Track) -> list[str]:
     header = ("| attack | target | FPR <= | TPR [bootstrap CI] | exact CI (Clopper-Pearson) | k/n "
               "| realised FPR (fp/n) | threshold |")
     out = [header, "|" + "---|" * 8]
-    for r in track.rows:
+    for r in agg_rows(track):
         for pooled in (r.tpr_1_pooled, r.tpr_01_pooled) if not r.error else ():
             if pooled is None:
                 continue
@@ -527,7 +541,7 @@ def _operating_points(track: Track) -> list[str]:
 
 def _checks(track: Track) -> list[str]:
     lines = []
-    for r in track.rows:
+    for r in agg_rows(track):
         for flag in r.flags:
             lines.append(f"- **{flag}**: {r.attack} on {r.target}" + (f" ({defense_label(r.defense)})"
                          if r.defense != "none" else "") + f": AUC {r.auc:.3f} {_ci_text(r.auc_ci, 3)} over seeds "
@@ -563,7 +577,8 @@ AGG_NOTES = (
     "threshold (largest TPR at pooled FPR <= x%), bootstrap CI; the operating points give the threshold, realised "
     "FPR, counts and an exact Clopper-Pearson interval (threshold held fixed). n/r = fewer than 1/x pooled "
     "non-members. acc, precision, recall: pooled, of the attack's own decisions, else of each seed's best-balanced-"
-    "accuracy threshold (in-sample, so optimistic); acc is balanced accuracy. wall s/seed: mean cell wall time per seed. check: CONTROL OFF CHANCE = a null-target or "
+    "accuracy threshold (in-sample, so optimistic); acc is balanced accuracy. wall s/seed: mean cell wall time per seed. "
+    "check: CONTROL OFF CHANCE = a null-target or "
     "model-free row whose CI excludes 0.5; INVERTED = an attack whose CI lies wholly below 0.5 (a signal in the "
     "wrong direction); DEV SEEDS = seeds >= 100, which are for tuning, not reporting."
 )

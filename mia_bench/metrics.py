@@ -18,7 +18,7 @@ True = member. Definitions (used everywhere, tested against sklearn):
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -144,10 +144,10 @@ def bootstrap_ci(scores, labels, statistic: Callable, *, n_boot: int = 1000, con
     for b in range(n_boot):
         idx = np.concatenate([np.repeat(pos, w_pos[b].astype(int)), np.repeat(neg, w_neg[b].astype(int))])
         values.append(statistic(s[idx], y[idx]))
-    values = np.array([v for v in values if v is not None], dtype=float)
-    if values.size == 0:
+    defined = np.array([v for v in values if v is not None], dtype=float)
+    if defined.size == 0:
         return None, None
-    return _percentiles(values, confidence)
+    return _percentiles(defined, confidence)
 
 
 def _percentiles(values: np.ndarray, confidence: float) -> tuple[float, float]:
@@ -204,7 +204,8 @@ class MetricReport:
 
     @classmethod
     def from_dict(cls, d: dict) -> "MetricReport":
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**fields)
 
 
 def evaluate(scores, labels, decisions=None, *, n_boot: int = 1000, confidence: float = 0.95,

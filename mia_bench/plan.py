@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 from .attack import Attack
 from .cache import stable_hash
+from .data import Unit
 from .errors import IncompatibleError, InvalidOptionsError
 from .plugins import Plugins, default_plugins
 from .records import CellSpec
@@ -32,7 +33,7 @@ class Cell:
     dataset: ComponentSpec
     defense: ComponentSpec
     seed: int
-    unit: str
+    unit: Unit
     control: str = "none"
     key: str = field(default="", compare=False)
 
@@ -174,7 +175,8 @@ def plan_from_cells(cells: list[CellSpec], plugins: Plugins) -> Plan:
         inputs = {"dataset": _input_fingerprint(plan.datasets[spec["dataset"]].component)}
         if not attack.model_free:  # as in build_plan: the same cell gets the same key
             inputs["target"] = _input_fingerprint(plan.targets[spec["target"]].component)
-        cell = Cell(spec["attack"], spec["target"], spec["dataset"], spec["defense"], c.seed, c.unit, c.control)
+        unit = cast(Unit, c.unit)  # the record was written from a Cell
+        cell = Cell(spec["attack"], spec["target"], spec["dataset"], spec["defense"], c.seed, unit, c.control)
         plan.cells.append(replace(cell, key=cell_key(cell, attack.version, inputs)))
     validate(plan)
     return plan
@@ -206,7 +208,7 @@ def incompatibilities(plan: Plan, cell: Cell) -> list[str]:
     attack = plan.attack(cell)
     builder = plan.targets[cell.target].component
     dataset = plan.datasets[cell.dataset].component
-    problems = []
+    problems: list[str] = []
     if attack.model_free:
         return problems
     offered = builder.capabilities(dataset.modality)

@@ -89,7 +89,9 @@ class Plugins:
 
     def register(self, plugin: Any, name: str | None = None) -> str:
         """Register a plugin object/module and fail loudly on unknown hook names."""
-        name = self.manager.register(plugin, name=name)
+        registered = self.manager.register(plugin, name=name)
+        assert registered is not None  # pluggy returns None only for blocked names; mia-bench blocks none
+        name = registered
         try:
             self.manager.check_pending()
         except pluggy.PluginValidationError as exc:
@@ -161,7 +163,7 @@ class Plugins:
                 continue
             module = sys.modules.get(getattr(plugin, "__module__", None) or "")
             attr = next((k for k, v in vars(module).items() if v is plugin), None) if module else None
-            if attr is None:
+            if module is None or attr is None:  # attr is None whenever module is
                 raise PluginError(f"Plugin {name!r} ({plugin!r}) cannot be loaded in a worker process: register a "
                                   "module or a module-level object, or run with the serial executor.")
             refs.append((name, f"{module.__name__}:{attr}"))

@@ -21,6 +21,7 @@ owner lists), :func:`known_split` uses it instead of dealing: see its docstring.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -94,7 +95,7 @@ def _identity_groups(world: World, cfg: SplitConfig, rng: np.random.Generator) -
 def _rows_by_identity(world: World) -> dict[str, list[int]]:
     rows: dict[str, list[int]] = {}
     for i, ident in enumerate(world.pii.identities):
-        rows.setdefault(ident, []).append(i)
+        rows.setdefault(cast(str, ident), []).append(i)  # a world's PII rows all name a person
     return rows
 
 
@@ -208,7 +209,7 @@ def identity_role(identity: str, labels: list[str | None]) -> str:
             f"{', '.join(MEMBERSHIP_VALUES)}. Label every row of a person.")
     if "population" in kinds and kinds != {"population"}:
         raise InvalidDataError(
-            f"identity {identity!r} has population rows and {sorted(kinds - {'population'})} rows: a population "
+            f"identity {identity!r} has population rows and {sorted(map(str, kinds - {'population'}))} rows: a population "
             "identity is one the attacker knows is outside the training set, so all its rows must say population.")
     if "member" in kinds:
         return "member"

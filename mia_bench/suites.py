@@ -56,7 +56,8 @@ class SuiteFile(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     name: str | None = Field(None, description="the suite's name (default: the file name)")
     description: str = Field("", description="one line shown by `mia-bench ls suites`")
-    seeds: list[Annotated[int, Field(ge=0)]] = Field([0], min_length=1, description="run seeds, a list of integers >= 0, e.g. [0, 1]")
+    seeds: list[Annotated[int, Field(ge=0)]] = Field([0], min_length=1,
+                                                     description="run seeds, a list of integers >= 0, e.g. [0, 1]")
     n_boot: int = Field(1000, ge=1, description="bootstrap resamples for CIs, an integer >= 1")
     grid: list[Grid] = Field(min_length=1, description="one or more [[grid]] tables (an array of tables)")
 
@@ -152,5 +153,6 @@ def plan_suite(suite: dict, seeds: list[int] | None = None) -> Plan:
                 getattr(merged, store).setdefault(k, v)
         known = set(merged.cells)
         merged.cells += [c for c in plan.cells if c not in known]
+    assert merged is not None  # the suite schema requires at least one grid
     merged.settings = {k: v for k, v in suite.items() if k != "grid"}
     return merged

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Sequence, cast
 
 import numpy as np
 
@@ -287,10 +287,17 @@ NO_CONTROL_NOTE = ("null control omitted: this model was trained elsewhere, so m
                    "twin; pass control_checkpoint=PATH (the same recipe trained without the members) to add one")
 
 
+class ExternalOptions(Protocol):
+    """What :func:`external_control` reads from the options of a model trained elsewhere."""
+
+    control_checkpoint: str | None
+
+
 def external_control(builder: "TargetBuilder", request: BuildRequest) -> tuple[str | None, dict]:
     """The checkpoint to load for this request (None: the target's own) and what to record about
-    the null control: a model trained elsewhere has one only when its owner supplies it."""
-    ckpt = builder.options.control_checkpoint
+    the null control: a model trained elsewhere has one only when its owner supplies it.
+    ``builder.options`` must have a ``control_checkpoint`` field (:class:`ExternalOptions`)."""
+    ckpt = cast(ExternalOptions, builder.options).control_checkpoint
     if request.control == "null":
         if not ckpt:  # plan validation rejects this cell first; kept for direct callers
             raise MiaBenchError(f"target {builder.name}:{builder.arg} has no null control: {NO_CONTROL_NOTE}")

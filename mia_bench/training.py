@@ -14,7 +14,7 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Callable, ClassVar
+from typing import Any, Callable, ClassVar
 
 from pydantic import BaseModel, Field, model_serializer
 
@@ -30,7 +30,8 @@ class TrainingRecipe(BaseModel):
     lr: float = Field(2e-3, gt=0, description="peak AdamW learning rate")
     weight_decay: float = Field(0.1, ge=0, description="AdamW weight decay")
     warmup_steps: int = Field(30, ge=0, description="linear warm-up steps")
-    checkpoint_every: int = Field(1, ge=1, description="save a checkpoint every k epochs (and the last); 1 = every epoch, for early stopping")
+    checkpoint_every: int = Field(1, ge=1, description="save a checkpoint every k epochs (and the last); "
+                                                       "1 = every epoch, for early stopping")
     dp: dict | None = Field(None, description="DP-SGD settings, set by the dp-sgd defense (None: ordinary training)")
 
     @model_serializer(mode="wrap")
@@ -208,6 +209,9 @@ class TrainedTargetBuilder(TargetBuilder):
     media: ClassVar[str]  # "image" or "audio": what the split must hold
     media_capabilities: ClassVar[frozenset[str]]
     NOT_RECIPE: ClassVar[set[str]] = {"device", "algorithm"}  # options, not recipe fields
+    # The plugin's Options: its Recipe's fields plus ``algorithm`` and ``device``. Each plugin
+    # declares its own pydantic class, so the core cannot name a narrower type.
+    options: Any
 
     # --- the plugin's hooks -------------------------------------------------------
     def architectures(self) -> tuple[str, ...]:

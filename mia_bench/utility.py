@@ -11,6 +11,8 @@ result on it, never seen by attacks.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from .data import MembershipSplit
@@ -27,7 +29,7 @@ def utility_metrics(target, split: MembershipSplit) -> dict:
         members = sorted({x for x in pii.identities if x is not None})
         names = [split.world.templates[0].format(name=split.world.identity(i).name) for i in members]
         pred = (target.encode_media(pii.media(modality)) @ target.encode_text(names).T).argmax(1)
-        truth = np.array([members.index(x) for x in pii.identities])
+        truth = np.array([members.index(cast(str, x)) for x in pii.identities])  # PII rows all name a person
         out["zero_shot_identification"] = float((pred == truth).mean())
         out["identification_candidates"] = len(members)
     bg = split.utility_background

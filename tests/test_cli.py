@@ -77,7 +77,8 @@ def test_a_defense_sweep_writes_the_privacy_utility_report(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["-a", "blind?features=bogus", "-t", "clip-micro-vit"], "features='bogus': Input should be 'text', 'media' or 'both'"),
     (["-a", "csa", "-t", "clip-micro-vit?augment=bogus"], "augment='bogus': Input should be"),
-    (["-a", "csa", "-t", "clap-micro?algorithm=byol", "-d", "pii-voices"], "algorithm='byol': Input should be 'clip' or 'simclr'"),
+    (["-a", "csa", "-t", "clap-micro?algorithm=byol", "-d", "pii-voices"],
+     "algorithm='byol': Input should be 'clip' or 'simclr'"),
 ])
 def test_validate_rejects_fixed_choice_options_before_loading(args, message):
     _register_commands()

@@ -47,7 +47,8 @@ def test_imagefolder_with_metadata(tmp_path):
 def test_missing_column_is_named():
     world = toy_world(n_identities=8, photos=1)
     ds = samples_to_dataset(world.pii)
-    with pytest.raises(InvalidOptionsError, match="column 'caption' .option text_column. is not in the dataset; columns: id, identity, text, image"):
+    with pytest.raises(InvalidOptionsError,
+                       match="column 'caption' .option text_column. is not in the dataset; columns: id, identity, text, image"):
         dataset_to_samples(ds, text_column="caption")
 
 

@@ -11,7 +11,8 @@ from mia_bench.results import load_records
 from mia_bench.runner import RunConfig, Runner
 from mia_bench.utility import utility_metrics
 
-DATASET = "pii-faces?n_identities=40&n_members=10&n_nonmembers=10&n_population=10&photos_per_identity=4&train_photos=2&evidence_photos=2&n_background=40"
+DATASET = ("pii-faces?n_identities=40&n_members=10&n_nonmembers=10&n_population=10&photos_per_identity=4"
+           "&train_photos=2&evidence_photos=2&n_background=40")
 
 
 def test_early_stopping_releases_earlier_epochs_without_retraining(tmp_path, cache, monkeypatch):

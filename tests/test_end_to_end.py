@@ -20,7 +20,8 @@ from mia_bench.runner import RunConfig, Runner
 
 pytestmark = pytest.mark.slow
 
-DATASET = "pii-faces?n_identities=200&n_members=50&n_nonmembers=50&n_population=50&photos_per_identity=5&train_photos=3&evidence_photos=2&n_background=300"
+DATASET = ("pii-faces?n_identities=200&n_members=50&n_nonmembers=50&n_population=50&photos_per_identity=5"
+           "&train_photos=3&evidence_photos=2&n_background=300")
 TARGET = "clip-micro-vit?epochs=30&checkpoint_every=10"
 
 

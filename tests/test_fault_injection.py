@@ -99,7 +99,8 @@ def test_damaged_plain_cache_file_is_named_deleted_and_rebuilt(tmp_path, caplog,
     _save_npz(path, {"S": np.ones(3)})
     if how == "valid zip, wrong arrays":
         _save_npz(path, {"other": np.ones(3)})
-        load = lambda p: _load_npz(p)["S"]
+        def load(p):
+            return _load_npz(p)["S"]
     else:
         _damage(path, how)
         load = _load_npz

@@ -17,19 +17,20 @@ EXIT_CELLS_FAILED = 3
 
 
 def _print_board(out_dir: Path, records: list, as_json: bool, plots: bool, n_boot: int = 1000) -> list:
-    from ..leaderboard import aggregate_json, render_terminal, write_leaderboard
+    from ..leaderboard import agg_rows, aggregate_json, render_terminal, write_leaderboard
 
     tracks = write_leaderboard(out_dir, records, plots=plots, n_boot=n_boot)  # one row over all seeds
     if as_json:
         click.echo(json.dumps(aggregate_json(tracks), indent=2, default=str))
     else:
         render_terminal(tracks)
-        seeds = sorted({s for t in tracks for r in t.rows for s in r.seeds})
+        seeds = sorted({s for t in tracks for r in agg_rows(t) for s in r.seeds})
         click.echo(f"Rows aggregate seeds {', '.join(map(str, seeds))}: mean AUC, two-level bootstrap CI, "
                    "TPR on the pooled scores.")
         for t in tracks:
-            for r in t.rows:
+            for r in agg_rows(t):
                 for flag in r.flags:
+                    assert r.auc_ci is not None, f"{r.attack} on {r.target}: flagged, but no AUC interval"
                     click.secho(f"  {flag.upper()}: {r.attack} on {r.target} ({t.title}): AUC {r.auc:.3f} "
                                 f"[{r.auc_ci[0]:.3f}, {r.auc_ci[1]:.3f}]", fg="yellow")
         click.echo(f"Leaderboard written to {out_dir}/leaderboard.md (.csv, .json)" + (", plots/" if plots else ""))
@@ -39,7 +40,8 @@ def _print_board(out_dir: Path, records: list, as_json: bool, plots: bool, n_boo
 @cli.command("run")
 @selection_options
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=None, help="Results folder (default runs/SUITE).")
-@click.option("--cache", type=click.Path(path_type=Path), default=None, help="Cache folder (default $MIA_BENCH_CACHE or ~/.cache/mia-bench).")
+@click.option("--cache", type=click.Path(path_type=Path), default=None,
+              help="Cache folder (default $MIA_BENCH_CACHE or ~/.cache/mia-bench).")
 @click.option("--n-boot", type=click.IntRange(min=1), default=None,
               help="Bootstrap resamples for CIs (at least 1; default: the suite's n_boot, else 1000).")
 @click.option("--rerun", is_flag=True, help="Recompute cells whose results already exist.")

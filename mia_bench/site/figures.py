@@ -25,7 +25,7 @@ def _pyplot() -> Iterator:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    with plt.rc_context(SVG_RC):
+    with plt.rc_context(SVG_RC):  # type: ignore[arg-type]  # the stub wants Literal rc keys; these are valid
         yield plt
 
 
@@ -57,7 +57,7 @@ def save_svg(fig, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     buf = io.StringIO()
-    with plt.rc_context(SVG_RC):
+    with plt.rc_context(SVG_RC):  # type: ignore[arg-type]  # the stub wants Literal rc keys; these are valid
         fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
     plt.close(fig)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,6 +90,12 @@ def _seed_groups(rows: list[RowView]) -> dict[tuple, list[RowView]]:
     return groups
 
 
+def _scores(v: RowView) -> dict[str, np.ndarray]:
+    """The row's loaded scores; the plots keep only rows that have them."""
+    assert v.scores is not None
+    return v.scores
+
+
 def roc_plot(track: TrackView, path: Path) -> Path | None:
     """Every row's ROC on log-log axes; rows repeated over seeds get a min-max band."""
     rows = [v for v in track.rows if v.ok and v.scores is not None]
@@ -99,7 +105,7 @@ def roc_plot(track: TrackView, path: Path) -> Path | None:
         fig, ax = plt.subplots(figsize=(6.4, 4.6 + 0.12 * max(0, len(rows) - 12)))
         floor = 1.0
         for group in _seed_groups(rows).values():
-            curves = [decimate_log(*roc_points_for_plot(v.scores["scores"], v.scores["labels"].astype(bool)))
+            curves = [decimate_log(*roc_points_for_plot(_scores(v)["scores"], _scores(v)["labels"].astype(bool)))
                       for v in group]
             floor = min([floor] + [float(f.min()) for f, _ in curves])
             for v, (f, t) in zip(group, curves):
@@ -130,7 +136,7 @@ def histogram_plot(track: TrackView, path: Path) -> Path | None:
         nrows = int(np.ceil(len(rows) / cols))
         fig, axes = plt.subplots(nrows, cols, figsize=(2.6 * cols, 1.9 * nrows), squeeze=False)
         for ax, v in zip(axes.ravel(), rows):
-            s, y = v.scores["scores"], v.scores["labels"].astype(bool)
+            s, y = _scores(v)["scores"], _scores(v)["labels"].astype(bool)
             bins = np.histogram_bin_edges(s, bins=25)
             ax.hist(s[y], bins=bins, histtype="step", color="tab:red", label="members")
             ax.hist(s[~y], bins=bins, histtype="step", color="tab:blue", label="non-members")

@@ -122,26 +122,38 @@ class RowView:
         return ", ".join(f"{k.replace('_', ' ')} \u00d7{v}" for k, v in counts.items())
 
     # --- margins and flags ---------------------------------------------------------------
+    @property
+    def auc(self) -> float:
+        """The row's AUC; only for rows that are :attr:`ok` (which have one)."""
+        assert self.row.auc is not None, f"{self.key}: no AUC (check .ok first)"
+        return self.row.auc
+
+    @property
+    def auc_ci(self) -> tuple:
+        """The row's AUC interval; only for rows that are :attr:`ok` (which have one)."""
+        assert self.row.auc_ci is not None, f"{self.key}: no AUC interval (check .ok first)"
+        return self.row.auc_ci
+
     def margin(self, other: RowView | None) -> float | None:
         if other is None or not (self.ok and other.ok):
             return None
-        return self.row.auc - other.row.auc
+        return self.auc - other.auc
 
     def clears(self, other: RowView | None) -> bool | None:
         if other is None or not (self.ok and other.ok):
             return None
-        return self.row.auc_ci[0] > other.row.auc_ci[1]
+        return self.auc_ci[0] > other.auc_ci[1]
 
     @property
     def failing_control(self) -> bool:
         if not (self.is_control and self.ok):
             return False
-        lo, hi = self.row.auc_ci
+        lo, hi = self.auc_ci
         return lo > 0.5 or hi < 0.5
 
     @property
     def inverted(self) -> bool:
-        return self.ok and not self.is_control and self.row.auc_ci[1] < 0.5
+        return self.ok and not self.is_control and self.auc_ci[1] < 0.5
 
     @property
     def flags(self) -> list[str]:
@@ -201,7 +213,7 @@ class TrackView:
 
     @property
     def best_auc(self) -> RowView | None:
-        return max(self.attacks, key=lambda v: v.row.auc, default=None)
+        return max(self.attacks, key=lambda v: v.auc, default=None)
 
     @property
     def best_low_fpr(self) -> RowView | None:
@@ -243,7 +255,7 @@ def _null_of(view: RowView, rows: list[RowView]) -> RowView | None:
 def _blind_of(view: RowView, rows: list[RowView]) -> RowView | None:
     blind = [v for v in rows if v.kind == "blind" and v.ok]
     same_seed = [v for v in blind if v.row.seed == view.row.seed] or blind
-    return max(same_seed, key=lambda v: v.row.auc, default=None)
+    return max(same_seed, key=lambda v: v.auc, default=None)
 
 
 def track_views(source: Source, load_scores) -> list[TrackView]:

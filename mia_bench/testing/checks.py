@@ -41,9 +41,11 @@ def check_attack(attack, seed: int = 0, unit: str = "pair", strength: float = 1.
             return cross_fit(attack, target, ch, labels[rows], ctx).scores
         return attack.run(target, ch, ctx).validated(len(ch), attack.name).scores
 
-    state = np.random.get_state()[1].copy()
+    # numpy's stub types get_state() as tuple | dict; with legacy=True (the default) it is the tuple
+    state = np.random.get_state()[1].copy()  # type: ignore[index]
     a, b = run(challenge, seed), run(challenge, seed)
-    assert np.array_equal(np.random.get_state()[1], state), f"{attack.name} touched the global numpy RNG"
+    after = np.random.get_state()[1]  # type: ignore[index]
+    assert np.array_equal(after, state), f"{attack.name} touched the global numpy RNG"
     assert a.dtype == np.float64 and a.shape == (len(challenge),)
     assert np.allclose(a, b), f"{attack.name} is not deterministic under a fixed seed"
     assert np.ptp(a) > 0, f"{attack.name} gives every row the same score"
@@ -57,7 +59,8 @@ def check_attack(attack, seed: int = 0, unit: str = "pair", strength: float = 1.
 
 
 def _unit_rows(x: np.ndarray, n: int, what: str) -> None:
-    assert isinstance(x, np.ndarray) and x.dtype == np.float32, f"{what}: want a float32 array, got {type(x)} {getattr(x, 'dtype', '')}"
+    assert isinstance(x, np.ndarray) and x.dtype == np.float32, \
+        f"{what}: want a float32 array, got {type(x)} {getattr(x, 'dtype', '')}"
     assert x.ndim == 2 and x.shape[0] == n, f"{what}: want shape ({n}, D), got {x.shape}"
     norms = np.linalg.norm(x, axis=1)
     assert np.allclose(norms, 1.0, atol=1e-3), f"{what}: rows are not L2-normalised (norms {norms.min():.4f}..{norms.max():.4f})"

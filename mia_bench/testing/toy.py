@@ -46,6 +46,7 @@ class ToyTarget(Target):
         self.image_shape = image_shape
         self.memory = {}
         if member_pairs is not None:
+            assert member_pairs.images is not None, "ToyTarget's member pairs need images"
             for img, text in zip(member_pairs.images, member_pairs.texts):
                 self.memory[hashlib.sha1(img.tobytes()).hexdigest()] = text
         memory = hashlib.sha1("".join(sorted(self.memory)).encode()).hexdigest()[:12]  # what it memorised
@@ -149,6 +150,7 @@ class ToyDataset(DatasetProvider):
     name = "toy"
     description = "Random-noise photos of named identities (tests only)."
     Options = ToyDatasetOptions
+    options: ToyDatasetOptions
 
     def cacheable(self) -> bool:
         return False
@@ -165,6 +167,7 @@ class ToyTargetBuilder(TargetBuilder):
     name = "toy"
     description = "ToyTarget 'trained' on the split: members get a planted signal (tests only)."
     Options = ToyBuilderOptions
+    options: ToyBuilderOptions
     trains_on_split = True
     builds: list = []  # every build request, so tests can assert what was (re)built
 
@@ -173,6 +176,7 @@ class ToyTargetBuilder(TargetBuilder):
 
     def build(self, request: BuildRequest) -> Target:
         ToyTargetBuilder.builds.append(request.control)
+        assert request.train is not None  # trains_on_split: the runner always passes the split's training pairs
         return ToyTarget(member_pairs=request.train.subset(
             [i for i, x in enumerate(request.train.identities) if x is not None]), strength=self.options.strength)
 

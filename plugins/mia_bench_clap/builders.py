@@ -21,8 +21,8 @@ AUDIO_CAPS = frozenset({"text", "audio", "gradients"})
 
 class ClapTrainOptions(ClapRecipe):
     device: str = Field("auto", description="auto, cpu or cuda[:N] (not part of the cache key)")
-    algorithm: Literal["clip", "simclr"] = Field("clip", description="clip (audio-text contrastive, laion_clap's ClipLoss) or simclr "
-                                               "(audio tower only; the target then has no text encoder)")
+    algorithm: Literal["clip", "simclr"] = Field("clip", description="clip (audio-text contrastive, laion_clap's ClipLoss) "
+                                               "or simclr (audio tower only; the target then has no text encoder)")
 
 
 class TrainedClapBuilder(TrainedTargetBuilder):
@@ -74,7 +74,8 @@ def train_cached(arch, algorithm, samples, recipe: ClapRecipe, seed, cache, kind
     cfg = model_config(arch)
     key = f"{target_name(arch)}-" + stable_hash({
         "arch": arch, "model_cfg": cfg, "recipe": recipe.model_dump(), "algorithm": algorithm,
-        "train": samples.fingerprint(), "seed": seed, "trainer": "clap-train/2"})  # 2: dropout and SpecAugment draw from a seeded RNG
+        # clap-train/2: dropout and SpecAugment draw from a seeded RNG
+        "train": samples.fingerprint(), "seed": seed, "trainer": "clap-train/2"})
     trained = False  # set by the build itself: under concurrency another worker may have built it
 
     def build(work: Path) -> dict:

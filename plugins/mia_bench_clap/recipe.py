@@ -17,4 +17,5 @@ class ClapRecipe(TrainingRecipe):
 
     epochs: int = Field(60, ge=1, description="training epochs")
     batch_size: int = Field(64, ge=2, description="pairs per batch")
-    augment: Literal["none", "shift", "shift_gain"] = Field("shift", description="training augmentation: none, shift (circular time shift), shift_gain")
+    augment: Literal["none", "shift", "shift_gain"] = Field(
+        "shift", description="training augmentation: none, shift (circular time shift), shift_gain")

@@ -32,7 +32,8 @@ class EarlyStopping(Defense):
 
 
 class AugmentationOptions(BaseModel):
-    strength: Literal["crop_flip", "strong"] = Field("strong", description="training augmentation: crop_flip or strong (crop, flip, colour)")
+    strength: Literal["crop_flip", "strong"] = Field(
+        "strong", description="training augmentation: crop_flip or strong (crop, flip, colour)")
 
 
 class Augmentation(Defense):

@@ -109,7 +109,7 @@ def settings_table(points: list[dict]) -> str:
             "| shadow held-out acc |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for know in SETTINGS:
         for variant in VARIANTS:
-            def pick(control):
+            def pick(control, variant=variant, know=know):
                 return next((p for p in points if p["variant"] == variant and p["control"] == control
                              and (p["options"].get("know_data"), p["options"].get("know_arch"),
                                   p["options"].get("know_algorithm")) == know), None)

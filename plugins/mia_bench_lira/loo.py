@@ -145,7 +145,7 @@ def run_loo(target: str, dataset: str, n_shadows: int, statistic: str, queries: 
             yield label, len(sets[0]), (s, y), evaluate(s, y, n_boot=n_boot, seed=seed, groups=tiled).to_dict()
 
     results, curves = [], {}
-    for label, k, curve, report in evaluate_all(None):
+    for label, _k, curve, report in evaluate_all(None):
         results.append({"attack": label, **report})
         if curve is not None:
             curves[label] = curve
@@ -163,7 +163,7 @@ def _sizes(text: str | None) -> tuple[int, ...]:
     try:
         sizes = tuple(sorted({int(x) for x in text.split(",")}))
     except ValueError:
-        raise click.BadParameter(f"--sweep takes comma-separated shadow counts, e.g. 2,4,8,16,32; got {text!r}")
+        raise click.BadParameter(f"--sweep takes comma-separated shadow counts, e.g. 2,4,8,16,32; got {text!r}") from None
     if any(k < 1 for k in sizes):
         raise click.BadParameter(f"--sweep counts must be >= 1; got {text!r}")
     return sizes

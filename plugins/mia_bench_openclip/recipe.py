@@ -14,7 +14,8 @@ AUGMENTATIONS = ("none", "crop", "crop_flip", "strong")
 class Recipe(TrainingRecipe):
     """The harness's recipe plus CLIP's image augmentation (every field is part of the cache key)."""
 
-    augment: Literal["none", "crop", "crop_flip", "strong"] = Field("crop", description="training augmentation: none, crop, crop_flip, strong")
+    augment: Literal["none", "crop", "crop_flip", "strong"] = Field(
+        "crop", description="training augmentation: none, crop, crop_flip, strong")
 
 
 __all__ = ["AUGMENTATIONS", "Recipe", "checkpoint_epochs"]

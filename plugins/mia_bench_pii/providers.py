@@ -15,7 +15,8 @@ from mia_bench.splits import SplitConfig
 
 
 class PiiFacesOptions(SplitConfig):
-    n_identities: int = Field(400, ge=8, description="identities in the world (members + non-members + population + null fillers)")
+    n_identities: int = Field(400, ge=8,
+                              description="identities in the world (members + non-members + population + null fillers)")
     photos_per_identity: int = Field(8, ge=1, description="photos rendered per identity")
     n_background: int = Field(2000, ge=0, description="non-PII background image-caption pairs")
     image_size: int = Field(32, ge=16, le=256, description="rendered image side in pixels")
@@ -84,7 +85,8 @@ class PiiAvatars(PiiFaces):
 
 
 class PiiVoicesOptions(SplitConfig):
-    n_identities: int = Field(400, ge=8, description="identities in the world (members + non-members + population + null fillers)")
+    n_identities: int = Field(400, ge=8,
+                              description="identities in the world (members + non-members + population + null fillers)")
     clips_per_identity: int = Field(8, ge=1, description="voice clips synthesised per identity")
     n_background: int = Field(2000, ge=0, description="non-PII background audio-caption pairs (sound events)")
     sample_rate: int = Field(16000, ge=8000, le=48000, description="sample rate of every clip in Hz")
@@ -143,7 +145,8 @@ class HFOptions(SplitConfig):
     on_duplicate: Literal["error", "drop", "keep"] = Field("error", description="rows holding the same image/clip: "
                                                            "error, drop (keep the first) or keep")
     split: str = Field("train", description="dataset split to read (imagefolder / hub)")
-    image_size: int = Field(32, ge=8, le=1024, description="images are centre-cropped and resized to this side (at most 1024: every image is held in memory, 3 MB each at 1024)")
+    image_size: int = Field(32, ge=8, le=1024, description="images are centre-cropped and resized to this side "
+                                                          "(at most 1024: every image is held in memory, 3 MB each at 1024)")
     template: str | None = Field(None, description="the PII query sent for identity-level attacks (default: "
                                                    "'a photo of {name}.', for audio 'This audio is from {name}.')")
     n_members: int = Field(100, ge=2, description="member identities (or pairs)")

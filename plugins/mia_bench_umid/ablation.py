@@ -10,7 +10,6 @@ setting, so decision-only variants cost nothing extra.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import click
@@ -95,7 +94,8 @@ def write_report(result: dict, out_dir: Path) -> None:
         tpr = "n/r" if r["tpr_at_1fpr"] is None else f"{r['tpr_at_1fpr']:.2f}"
         lines.append(f"| {r['variant']} | {r['auc']:.3f} [{r['auc_ci'][0]:.2f}, {r['auc_ci'][1]:.2f}] | "
                      f"{r['accuracy']:.3f} | {r['best_accuracy']:.3f} | {tpr} | {fpr} | {r['seconds_per_query']:.3f} |")
-    atomic_write_text(out_dir / "ablation.md", "\n".join(lines) + "\n\n![AUC vs K](auc_vs_k.png) ![AUC vs steps](auc_vs_steps.png)\n")
+    atomic_write_text(out_dir / "ablation.md",
+                      "\n".join(lines) + "\n\n![AUC vs K](auc_vs_k.png) ![AUC vs steps](auc_vs_steps.png)\n")
     _plot_sweep(result["sweeps"]["k"], "k", "restarts K", out_dir / "auc_vs_k.png")
     _plot_sweep(result["sweeps"]["steps"], "steps", "inversion steps", out_dir / "auc_vs_steps.png")
 
@@ -112,7 +112,8 @@ def _plot_sweep(points: list[dict], key: str, xlabel: str, path: Path) -> None:
         pts = [p for p in points if p["features"] == feats]
         x = [p[key] for p in pts]
         label = "+".join(feats)
-        axes[0].errorbar(x, [p["auc"] for p in pts], yerr=np.abs(np.array([p["auc_ci"] for p in pts]).T - [p["auc"] for p in pts]),
+        aucs = [p["auc"] for p in pts]
+        axes[0].errorbar(x, aucs, yerr=np.abs(np.array([p["auc_ci"] for p in pts]).T - aucs),
                          marker="o", capsize=3, label=label)
         axes[1].plot(x, [p["accuracy"] for p in pts], marker="o", label=label)
     for ax, name in zip(axes, ("AUC (95% CI)", "balanced accuracy (own decision)")):

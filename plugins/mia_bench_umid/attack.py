@@ -140,7 +140,8 @@ class UMID(Attack):
             decisions=out["decision"],
             features={**{f: query[f] for f in FEATURES}, "ensemble_score": out["ensemble"],
                       "oriented_z_score": out["oriented_z"], "detector_votes": out["votes"]},
-            info={"score": o.score, "detectors": list(o.detectors),"forward_backward_rows": passes, "reference_queries": len(ref_texts),
+            info={"score": o.score, "detectors": list(o.detectors), "forward_backward_rows": passes,
+                  "reference_queries": len(ref_texts),
                   "inversion_seconds_per_query": float(query["seconds"]) / max(1, len(challenge)),
                   "audit_seconds": float(query["seconds"]) + float(ref["seconds"]),
                   "reference_seconds": float(ref["seconds"]),
@@ -164,7 +165,9 @@ def _save_npz(path, arrays: dict) -> None:
 
 
 class TextKNNOptions(BaseModel):
-    n_reference: int = Field(1000, ge=10, le=1_000_000, description="plausible reference names (population names + name-shaped gibberish; at most 1000000, about 2 GB of 512-d embeddings)")
+    n_reference: int = Field(1000, ge=10, le=1_000_000,
+                             description="plausible reference names (population names + name-shaped gibberish; "
+                                         "at most 1000000, about 2 GB of 512-d embeddings)")
     k: int = Field(20, ge=1, description="neighbours")
 
 
