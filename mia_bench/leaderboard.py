@@ -344,8 +344,21 @@ def aggregate_tracks(records: list[CellRecord], out_dir: Path, n_boot: int = 100
             data[id(row)] = (seeds, replicates)
         _add_margins(rows, data)
         rows.sort(key=lambda r: (r.model_free, r.control, r.error is not None, -(r.auc or 0)))
-        out.append(Track(track.key, track.title, rows))
+        out.append(Track(track.key, track.title, rows, _missing_controls(track, by_key)))
     return out
+
+
+def _missing_controls(track: Track, by_key: dict) -> list[str]:
+    """Targets of this track that have no null-control row, with the reason their records give
+    (a model trained elsewhere, evaluated without its owner's null twin)."""
+    with_null = {r.target.removesuffix(" (null)") for r in track.rows if r.control}
+    notes = {}
+    for r in track.rows:
+        rec = by_key.get(r.key)
+        reason = (rec.target.info.get("null_control") if rec is not None and rec.target is not None else None)
+        if reason and not reason.startswith("checkpoint") and r.target not in with_null:
+            notes[r.target] = f"`{r.target}`: no null-target row ({reason})."
+    return list(notes.values())
 
 
 def _seed_scores(record: CellRecord, out_dir: Path):
@@ -560,6 +573,8 @@ def aggregate_markdown(tracks: list[Track]) -> str:
             out.append("| " + " | ".join(cells.get(c, "").replace("|", "\\|") for c in cols) + " |")
         checks = _checks(t)
         out += ["", "Checks: " + ("all controls at chance, no inverted attack." if not checks else "")] + checks
+        if t.notes:
+            out += [""] + [f"Note: {n}" for n in t.notes]
         points = _operating_points(t)
         if points:
             out += ["", "Pooled operating points:", ""] + points
@@ -599,4 +614,4 @@ def aggregate_csv(tracks: list[Track]) -> str:
 
 
 def aggregate_json(tracks: list[Track]) -> list[dict]:
-    return to_json(tracks)
+    return [{**t, "notes": tr.notes} for t, tr in zip(to_json(tracks), tracks)]

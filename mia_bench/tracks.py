@@ -34,3 +34,4 @@ class Track:
     key: str
     title: str
     rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. why a target has no null-control row
