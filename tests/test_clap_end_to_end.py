@@ -58,7 +58,7 @@ def test_every_audio_attack_runs_on_clap(run):
 def test_csa_detects_members_and_null_target_is_at_chance(run):
     lo, hi = _rec(run[0], "csa", "pair").metrics.auc_ci
     assert lo > 0.5, (lo, hi)
-    null = _rec(run[0], "csa", "pair", "null")["metrics"]
+    null = _rec(run[0], "csa", "pair", "null").metrics.to_dict()
     lo, hi = null["auc_ci"]
     se = (hi - lo) / 3.92
     assert abs(null["auc"] - 0.5) < 4 * se, (null["auc"], lo, hi)

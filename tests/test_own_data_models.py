@@ -30,7 +30,7 @@ def _run(tmp_path, name, targets, dataset, cache):
     out = tmp_path / name
     summary = Runner(plan, RunConfig(out, cache, n_boot=50, progress=False)).run()
     assert not summary.errors, summary.errors
-    return plan, out, load_records(out)
+    return plan, out, [r.to_json() for r in load_records(out)]  # the records' JSON blocks, by key
 
 
 def _scores(out, record) -> dict[str, float]:
