@@ -40,3 +40,4 @@ def test_missing_null_control_is_noted_with_its_reason(tmp_path):
 def test_a_supplied_null_checkpoint_needs_no_note(tmp_path):
     out = _external_run(tmp_path, "checkpoint /models/null.pt")
     assert all(t.notes == [] for t in aggregate_tracks(load_records(out), out, n_boot=50))
+
