@@ -146,6 +146,10 @@ class Target(ABC):
     def logit_scale(self) -> float:
         return 100.0
 
+    # Rows per batched forward/backward that run fastest on this target (inversion attacks chunk
+    # their rows by it unless told otherwise): a target whose kernels slow down on big batches lowers it.
+    gradient_batch: int = 1024
+
 
 @dataclass
 class BuildRequest:
@@ -273,6 +277,10 @@ class MeteredTarget(Target):
     @property
     def logit_scale(self) -> float:
         return self._inner.logit_scale
+
+    @property
+    def gradient_batch(self) -> int:  # type: ignore[override]
+        return self._inner.gradient_batch
 
     def __getattr__(self, item: str) -> Any:  # plugin-specific extras pass through
         return getattr(self._inner, item)

@@ -94,6 +94,34 @@ def test_gradients_reach_the_waveform(trained):
                                target.encode_audio(trained["samples"].audio[:2]), atol=1e-6)
 
 
+def test_fast_tower_computes_the_trained_tower(trained):
+    """Attacks run a copy with batch norms folded into convolutions, channels-last: the same
+    function (embeddings and input gradients) as the trained, unfused tower."""
+    import torch.nn.functional as F
+
+    from mia_bench_clap.builders import load_trained
+    from mia_bench_clap.model import LOGMEL_MEAN, LOGMEL_STD
+
+    target = load_trained(trained["path"], 12, "clap", "cpu")
+    assert target._branch is not target.model.audio_branch
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in target.model.audio_branch.blocks.modules())  # untouched
+    audio = trained["samples"].audio[:6]
+    plain = lambda z: F.normalize(target.model.audio_projection(  # noqa: E731
+        target.model.audio_branch.from_logmel(z * LOGMEL_STD + LOGMEL_MEAN)["embedding"]), dim=-1)
+    z1 = target.preprocess_media(audio).requires_grad_(True)
+    z2 = z1.detach().clone().requires_grad_(True)
+    fast, slow = target.media_features(z1), plain(z2)
+    np.testing.assert_allclose(fast.detach().numpy(), slow.detach().numpy(), atol=1e-5)
+    np.testing.assert_allclose(target.encode_audio(audio), slow.detach().numpy(), atol=1e-5)
+    goal = torch.randn_like(slow)
+    (fast * goal).sum().backward()
+    (slow * goal).sum().backward()
+    # rounding may flip a ReLU or the max over time where two values nearly tie: compare in norm
+    diff = float((z1.grad - z2.grad).norm() / z2.grad.norm())
+    assert diff < 1e-2, diff
+    assert target.gradient_batch == 128
+
+
 def test_checkpoint_trained_here_loads_as_pretrained(trained):
     from mia_bench.plan import resolve
     from mia_bench.target import BuildRequest

@@ -77,3 +77,60 @@ def test_gradient_path_is_differentiable(cache):
     assert x.grad is not None and x.grad.abs().sum() > 0
     ref = target.encode_image((x.detach().permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8))
     assert np.allclose(emb.detach().numpy(), ref, atol=0.05)
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_killed_training_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    """resume.pt (written in the background) restores weights, optimiser and RNG streams: a
+    training killed after epoch 1 and restarted ends bit-identical to an uninterrupted one."""
+    import torch
+
+    import mia_bench.training as training
+    from mia_bench_openclip.builders import create_random_model
+    from mia_bench_openclip.recipe import Recipe
+    from mia_bench_openclip.training import train_clip
+
+    monkeypatch.setattr(training, "RESUME_EVERY_SECONDS", 0.0)  # resume file after every epoch
+    samples = toy_split(n=10).pairs.samples
+    recipe = Recipe(epochs=3, batch_size=16, checkpoint_every=1)
+
+    def train(work, progress=None):
+        work.mkdir(exist_ok=True)
+        model, tokenizer = create_random_model("mia-micro-rn", 0)
+        facts = train_clip(model, tokenizer, samples, recipe, 0, work, torch.device("cpu"), {"arch": "x"}, progress)
+        return model, facts
+
+    whole, _ = train(tmp_path / "whole")
+
+    def kill_after_first_epoch(epoch, total, loss):
+        if epoch == 1:
+            raise _Killed
+
+    with pytest.raises(_Killed):
+        train(tmp_path / "killed", kill_after_first_epoch)
+    assert (tmp_path / "killed" / "resume.pt").exists()  # the writer finished it before the error propagated
+    resumed, facts = train(tmp_path / "killed")
+    assert facts["resumed_from_epoch"] == 1 and not (tmp_path / "killed" / "resume.pt").exists()
+    for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+    kept = torch.load(tmp_path / "killed" / "epoch_003.pt", map_location="cpu", weights_only=True)["state_dict"]
+    assert all(torch.equal(kept[k], v) for k, v in whole.state_dict().items())  # the written file is the model
+
+
+def test_fused_preprocessing_matches_the_op_by_op_normalisation():
+    import torch
+
+    from mia_bench_openclip.model import ImagePreprocessor
+
+    images = np.random.default_rng(0).integers(0, 256, (7, 16, 16, 3), dtype=np.uint8)
+    mean, std = (0.48, 0.46, 0.41), (0.27, 0.26, 0.28)
+    pre = ImagePreprocessor(16, mean, std)
+    expected = (torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255 - torch.tensor(mean).view(1, 3, 1, 1)) \
+        / torch.tensor(std).view(1, 3, 1, 1)
+    out = pre(images, torch.device("cpu"))
+    assert out.shape == (7, 3, 16, 16) and torch.allclose(out, expected, atol=1e-5)
+    resized = ImagePreprocessor(8, mean, std)(images, torch.device("cpu"))  # the resize path still normalises
+    assert resized.shape == (7, 3, 8, 8) and abs(float(resized.mean()) - float(expected.mean())) < 0.1

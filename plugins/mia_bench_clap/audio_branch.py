@@ -61,5 +61,22 @@ class MicroPann(nn.Module):
         x = F.dropout(x, p=0.5, training=self.training)
         return {"embedding": F.relu(self.fc1(x))}
 
+    def fused_for_inference(self) -> "MicroPann":
+        """A frozen copy for attacks, computing the same function faster: each block's
+        eval-mode batch norm folded into its convolution (exact up to rounding), in channels-last
+        layout. With few channels over a (frames x mels) image, these made UMID's batched
+        forward+backward about 4x faster on the CPU (``benchmarks/throughput.py``)."""
+        import copy
+
+        from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+        fast = copy.deepcopy(self).eval()
+        for block in fast.blocks:
+            block.conv1, block.bn1 = fuse_conv_bn_eval(block.conv1, block.bn1), nn.Identity()
+            block.conv2, block.bn2 = fuse_conv_bn_eval(block.conv2, block.bn2), nn.Identity()
+        for p in fast.parameters():
+            p.requires_grad_(False)
+        return fast.to(memory_format=torch.channels_last)
+
 
 AUDIO_BRANCHES = {"micro-pann": MicroPann}

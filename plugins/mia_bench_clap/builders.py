@@ -75,7 +75,7 @@ def train_cached(arch, algorithm, samples, recipe: ClapRecipe, seed, cache, kind
     key = f"{target_name(arch)}-" + stable_hash({
         "arch": arch, "model_cfg": cfg, "recipe": recipe.model_dump(), "algorithm": algorithm,
         # clap-train/2: dropout and SpecAugment draw from a seeded RNG
-        "train": samples.fingerprint(), "seed": seed, "trainer": "clap-train/2"})
+        "train": samples.fingerprint(), "seed": seed, "trainer": "clap-train/3"})
     trained = False  # set by the build itself: under concurrency another worker may have built it
 
     def build(work: Path) -> dict:

@@ -93,6 +93,10 @@ class ClapTarget(Target):
         # Towers that expose their front end take a standardised log-mel as the model input, so
         # gradient attacks can optimise the spectrogram latent; others take the waveform.
         self.spectrogram_input = hasattr(model.audio_branch, "from_logmel")
+        # Attacks run a frozen, faster copy of the tower where it has one (the micro PANN: batch
+        # norms folded into convolutions, channels-last); ``self.model`` stays as trained.
+        branch = model.audio_branch
+        self._branch = branch.fused_for_inference() if hasattr(branch, "fused_for_inference") else branch
         self.info = dict(info or {})
         self._fingerprint = fingerprint
         self._tokens = TokenMemo(self.tokenizer)
@@ -132,8 +136,26 @@ class ClapTarget(Target):
     def encode_audio(self, audio: np.ndarray) -> np.ndarray:
         out = []
         for i in range(0, len(audio), ENCODE_BATCH):
-            out.append(self.media_features(self.preprocess_media(audio[i : i + ENCODE_BATCH])).float().cpu())
+            waveform = torch.as_tensor(np.asarray(audio[i : i + ENCODE_BATCH], dtype=np.float32)).to(self._device)
+            waveform = fit_length(waveform, self.clip_samples)
+            if self.spectrogram_input:  # straight from the front end: no standardise / unstandardise round trip
+                embedding = self._tower(self._branch.logmel(waveform))
+            else:
+                embedding = self._waveform_tower(waveform)
+            out.append(F.normalize(self.model.audio_projection(embedding), dim=-1).float().cpu())
         return torch.cat(out).numpy() if out else np.zeros((0, self.embed_dim), np.float32)
+
+    # Rows per batched forward/backward (UMID's inversion chunk): the channels-last convolutions
+    # are fastest at a few hundred rows here (activations stay in cache); 1024 was 6x slower.
+    gradient_batch = 128
+
+    def _tower(self, logmel: torch.Tensor) -> torch.Tensor:
+        return self._branch.from_logmel(logmel.contiguous(memory_format=torch.channels_last))["embedding"]
+
+    def _waveform_tower(self, waveform: torch.Tensor) -> torch.Tensor:
+        audio = {"waveform": waveform, "longer": torch.zeros(len(waveform), dtype=torch.bool, device=waveform.device)} \
+            if self.is_htsat else waveform
+        return self.model.encode_audio(audio, device=self._device)["embedding"]
 
     def preprocess_media(self, media: np.ndarray) -> torch.Tensor:
         """Waveforms at the model's rate (zero-padded or cut to its clip length) -> model inputs."""
@@ -142,11 +164,9 @@ class ClapTarget(Target):
 
     def media_features(self, inputs: torch.Tensor) -> torch.Tensor:
         if self.spectrogram_input:
-            embedding = self.model.audio_branch.from_logmel(inputs * LOGMEL_STD + LOGMEL_MEAN)["embedding"]
+            embedding = self._tower(inputs * LOGMEL_STD + LOGMEL_MEAN)
         else:
-            audio = {"waveform": inputs, "longer": torch.zeros(len(inputs), dtype=torch.bool, device=inputs.device)} \
-                if self.is_htsat else inputs
-            embedding = self.model.encode_audio(audio, device=self._device)["embedding"]
+            embedding = self._waveform_tower(inputs)
         return F.normalize(self.model.audio_projection(embedding), dim=-1)
 
     def media_from_unit(self, x: torch.Tensor) -> torch.Tensor:

@@ -59,7 +59,9 @@ class UMIDOptions(BaseModel):
                                                           f"{', '.join(PAPER_DETECTORS)} (the paper's) for "
                                                           f"score=ensemble, {', '.join(ORIENTED_DETECTORS)} for "
                                                           "oriented-z (the set it was measured with)")
-    chunk: int = Field(1024, ge=1, description="rows (queries x restarts) per batched forward/backward")
+    chunk: int | None = Field(None, ge=1, description="rows (queries x restarts) per batched forward/backward; "
+                                                      "default: the target's gradient_batch (1024 on CLIP, 128 on "
+                                                      "CLAP's micro towers); results do not depend on it")
 
     @model_validator(mode="after")
     def _default_detectors(self) -> "UMIDOptions":
@@ -120,7 +122,7 @@ class UMID(Attack):
         seeds = [int(stable_hash([context.seed, t], 8), 16) for t in texts]
         t0 = time.perf_counter()
         text_emb = target.encode_text(texts)
-        result = invert(target, text_emb, o.k, o.steps, o.lr, space, seeds, chunk=o.chunk)
+        result = invert(target, text_emb, o.k, o.steps, o.lr, space, seeds, chunk=o.chunk or target.gradient_batch)
         feats = similarity_variability(result, text_emb)
         feats["forward_backward"] = np.array(result.forward_backward)
         feats["seconds"] = np.array(time.perf_counter() - t0)  # the audit cost, also when read from cache
