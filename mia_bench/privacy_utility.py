@@ -19,36 +19,68 @@ UTILITY_KEYS = ("zero_shot_identification", "retrieval_recall_at_1", "knn_identi
 AUDIT_DELTA = 1e-5  # the delta of the empirical bound for rows without a DP guarantee (dp-sgd's default)
 
 
-def collect(records: list[CellRecord], out_dir: Path | None = None) -> list[dict]:
-    """One row per attack cell; with ``out_dir``, each row's empirical epsilon bound from its saved scores."""
-    rows = []
+def collect(records: list[CellRecord], out_dir: Path | None = None, n_boot: int = 1000) -> list[dict]:
+    """One row per (attack, unit, defense) over all seeds of the run.
+
+    AUC: the seeds' mean with the leaderboard's two-level bootstrap CI (with ``out_dir``, from
+    the saved scores; else the mean of the records' AUCs and the one seed's CI); TPR@1%: on the
+    pooled scores. Utility: the mean over seeds. eps_lb: the empirical bound on the pooled scores
+    of all seeds (each seed's model is an independent run of the same training, so its examples
+    are further trials of the same mechanism). accountant eps: the DP targets' (equal across seeds).
+    """
+    groups: dict[tuple, list[CellRecord]] = {}
     for rec in records:
         if not rec.ok or rec.target is None or rec.cell.is_control or rec.metrics is None:
             continue
-        util, cell, m = rec.target.utility, rec.cell, rec.metrics
-        dp = rec.target.info.get("dp") or {}
-        rows.append({
-            "attack": cell.attack, "unit": cell.unit, "defense": cell.defense,
-            "family": cell.defense.partition("?")[0], "epoch": rec.target.info.get("epoch"),
-            "auc": m.auc, "auc_ci": list(m.auc_ci), "tpr_at_1fpr": m.tpr_at_1fpr,
-            "dp_epsilon": dp.get("epsilon"), "dp_delta": dp.get("delta"),
-            **_audit(out_dir, rec.key, dp.get("delta") or AUDIT_DELTA, cell.seed),
-            **{k: util.get(k) for k in UTILITY_KEYS},
-        })
+        groups.setdefault((rec.cell.attack, rec.cell.unit, rec.cell.defense), []).append(rec)
+    rows = []
+    for (attack, unit, defense), recs in groups.items():
+        recs = sorted(recs, key=lambda r: r.cell.seed)
+        dps = [r.target.info.get("dp") or {} for r in recs if r.target is not None]
+        epsilons = [d["epsilon"] for d in dps if d.get("epsilon") is not None]
+        delta = next((d["delta"] for d in dps if d.get("delta")), None)
+        row = {"attack": attack, "unit": unit, "defense": defense, "family": defense.partition("?")[0],
+               "epoch": recs[0].target.info.get("epoch") if recs[0].target else None,
+               "seeds": [r.cell.seed for r in recs], "dp_epsilon": max(epsilons) if epsilons else None,
+               "dp_delta": delta, **_utility(recs)}
+        row.update(_scores_summary(recs, out_dir, delta or AUDIT_DELTA, n_boot))
+        rows.append(row)
     return sorted(rows, key=lambda r: (r["family"], r["attack"], r["unit"], r["epoch"] or 0, r["defense"]))
 
 
-def _audit(out_dir: Path | None, key: str, delta: float, seed: int) -> dict:
+def _utility(recs: list[CellRecord]) -> dict:
+    out = {}
+    for k in UTILITY_KEYS:
+        values = [float(v) for r in recs if r.target is not None and (v := r.target.utility.get(k)) is not None]
+        out[k] = sum(values) / len(values) if values else None
+    return out
+
+
+def _scores_summary(recs: list[CellRecord], out_dir: Path | None, delta: float, n_boot: int) -> dict:
+    aucs = [r.metrics.auc for r in recs if r.metrics is not None]
+    fallback = {"auc": sum(aucs) / len(aucs), "auc_ci": list(recs[0].metrics.auc_ci) if len(recs) == 1 and
+                recs[0].metrics else [None, None], "auc_sd": None,
+                "tpr_at_1fpr": recs[0].metrics.tpr_at_1fpr if len(recs) == 1 and recs[0].metrics else None,
+                "eps_lb": None}
     if out_dir is None:
-        return {"eps_lb": None}
+        return fallback
+    import numpy as np
+
+    from .aggregate import aggregate_seeds
     from .dp_audit import epsilon_lower_bound
-    from .results import load_scores
+    from .leaderboard import _seed_scores
+    from .records import RecordError
 
     try:
-        z = load_scores(out_dir, key)
-    except (OSError, KeyError):  # a record without its score file: no bound rather than a wrong one
-        return {"eps_lb": None}
-    return {"eps_lb": epsilon_lower_bound(z["scores"], z["labels"], delta=delta, seed=seed)["eps_lb"]}
+        seeds = [_seed_scores(r, out_dir)[0] for r in recs]
+    except (RecordError, OSError, KeyError):  # a record without its score file: no bound rather than a wrong one
+        return fallback
+    agg = aggregate_seeds(seeds, n_boot=n_boot)
+    scores = np.concatenate([s.scores for s in seeds])
+    labels = np.concatenate([s.labels for s in seeds])
+    bound = epsilon_lower_bound(scores, labels, delta=delta, seed=recs[0].cell.seed)
+    return {"auc": agg.auc_mean, "auc_ci": list(agg.auc_ci), "auc_sd": agg.auc_sd,
+            "tpr_at_1fpr": agg.tpr_1.tpr if agg.tpr_1 else None, "eps_lb": bound["eps_lb"]}
 
 
 def _eps(r: dict) -> str:
@@ -58,14 +90,16 @@ def _eps(r: dict) -> str:
 
 
 def to_markdown(rows: list[dict]) -> str:
-    lines = ["| defense | attack | unit | accountant eps | eps_lb (95%) | AUC [95% CI] | TPR@1% | zero-shot id | "
-             "retrieval R@1 | kNN id |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| defense | attack | unit | seeds | accountant eps | eps_lb (95%) | AUC [95% CI] | TPR@1% | "
+             "zero-shot id | retrieval R@1 | kNN id |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         tpr = "n/r" if r["tpr_at_1fpr"] is None else f"{r['tpr_at_1fpr']:.2f}"
-        lines.append(f"| {defense_label(r['defense'])} | {r['attack']} | {r['unit']} | {_eps(r)} | "
-                     f"{_f(r.get('eps_lb'), 2)} | {r['auc']:.3f} "
-                     f"[{r['auc_ci'][0]:.2f}, {r['auc_ci'][1]:.2f}] | {tpr} | "
+        lo, hi = r["auc_ci"]
+        ci = "" if lo is None else f" [{lo:.2f}, {hi:.2f}]"
+        lines.append(f"| {defense_label(r['defense'])} | {r['attack']} | {r['unit']} | "
+                     f"{','.join(map(str, r.get('seeds', [])))} | {_eps(r)} | "
+                     f"{_f(r.get('eps_lb'), 2)} | {r['auc']:.3f}{ci} | {tpr} | "
                      f"{_f(r['zero_shot_identification'])} | {_f(r['retrieval_recall_at_1'])} | "
                      f"{_f(r['knn_identification'])} |")
     return "\n".join(lines)
@@ -138,7 +172,9 @@ def plot_epsilon(rows: list[dict], path: Path) -> Path | None:
 def write_report(out_dir: Path, records: list[CellRecord]) -> list[dict]:
     rows = collect(records, out_dir)
     atomic_write_json(out_dir / "privacy_utility.json", rows)
-    note = (f"Results of `{out_dir}`. Regenerate with `mia-bench run --suite SUITE --out {out_dir}` then "
+    note = (f"Results of `{out_dir}`, one row per defense and attack over all seeds (AUC: the seeds' mean, two-level "
+            "bootstrap 95% CI; TPR and eps_lb on the pooled scores; utility: the seeds' mean).\n\n"
+            f"Regenerate with `mia-bench run --suite SUITE --out {out_dir}` then "
             f"`mia-bench privacy-utility --out {out_dir}`. Utility: zero-shot identification of held-out photos "
             "among the member names, image-to-caption recall@1 among held-out background pairs, and kNN identification "
             "(each held-out photo of a member named by its nearest trained photo; needs no text encoder).\n\n"

@@ -150,21 +150,42 @@ def _report_failures(plan, errors: dict[str, str]) -> None:
 @click.option("--no-plots", is_flag=True, help="Skip plots.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.option("--readme", type=click.Path(path_type=Path, exists=True), default=None,
-              help="Also replace the block between <!-- quick-leaderboard --> markers in this file.")
+              help="Also refresh this file's <!-- include: PATH --> blocks (see `mia-bench readme`).")
 @click.option("--n-boot", type=int, default=1000, show_default=True, help="Bootstrap resamples of the aggregated CIs.")
 def leaderboard_cmd(out, no_plots, as_json, readme, n_boot) -> None:
     """Re-render the leaderboard (tables and plots) from a run's saved results."""
-    from ..leaderboard import aggregate_markdown, splice_markdown
     from ..results import load_records
 
     records = load_records(out)
     if not records:
         raise click.ClickException(f"No results under {out}/cells. Run `mia-bench run --out {out}` first.")
-    tracks = _print_board(out, records, as_json, plots=not no_plots, n_boot=n_boot)
+    _print_board(out, records, as_json, plots=not no_plots, n_boot=n_boot)
     if readme:
-        table = aggregate_markdown(tracks)
-        readme.write_text(splice_markdown(readme.read_text(), table, str(out)))
-        click.echo(f"Updated the leaderboard block in {readme}")
+        _refresh_readme(readme)
+
+
+def _refresh_readme(path: Path) -> None:
+    from ..docs_blocks import refresh
+
+    path.write_text(refresh(path.read_text(), path.resolve().parent))
+    click.echo(f"Refreshed the include blocks of {path}")
+
+
+@cli.command("readme")
+@click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=Path("README.md"))
+@click.option("--check", is_flag=True, help="Change nothing; exit 1 naming the blocks that differ from their files.")
+def readme_cmd(path, check) -> None:
+    """Refresh every <!-- include: FILE --> ... <!-- end include --> block of a Markdown file
+    (default README.md) from the committed file it names (paths relative to the document)."""
+    from ..docs_blocks import stale
+
+    if check:
+        bad = stale(path.read_text(), path.resolve().parent)
+        if bad:
+            raise click.ClickException(f"{path}: include blocks out of date: {', '.join(bad)}; run `mia-bench readme {path}`")
+        click.echo(f"{path}: every include block matches its file")
+        return
+    _refresh_readme(path)
 
 
 @cli.command("report")

@@ -174,7 +174,7 @@ def build_site(out: Path, results: list[Path]) -> SiteSummary:
     _prepare(out)
     write_assets(out)
     writer = SiteWriter(out)
-    pus = [privacy_utility(s.records) for s in sources]
+    pus = [privacy_utility(s.records, s.path) for s in sources]
     nav = _nav(sources, pus)
     boards = []
     for source, pu in zip(sources, pus):

@@ -10,6 +10,8 @@ protects only as well as against the strongest attack run on it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..leaderboard import defense_label
 from ..privacy_utility import UTILITY_KEYS, collect
 from ..records import CellRecord
@@ -56,9 +58,10 @@ def mark_attack_frontiers(rows: list[dict], utility: str) -> None:
             r["frontier"] = flag
 
 
-def privacy_utility(records: list[CellRecord]) -> dict | None:
-    """What the privacy-utility page shows; None when the records hold fewer than two defense settings."""
-    rows = collect(records)
+def privacy_utility(records: list[CellRecord], out_dir: Path | None = None) -> dict | None:
+    """What the privacy-utility page shows (aggregated over seeds from the scores in ``out_dir``);
+    None when the records hold fewer than two defense settings."""
+    rows = collect(records, out_dir)
     if len({r["defense"] for r in rows}) < 2:
         return None
     utility = utility_key(rows)
