@@ -44,7 +44,7 @@ def plot_tracks(out_dir: Path, tracks) -> list[Path]:
                     scores[r.key] = load_scores(out_dir, r.key)
                 except RecordError as exc:  # the table still shows the row; its curve is left out
                     log.warning("left out of the plots: %s", exc)
-        rows = [r for r in track.rows if r.key in scores]
+        rows, scores = _pool_seeds([r for r in track.rows if r.key in scores], scores)
         if not rows:
             continue
         slug = plot_slug(track.title)
@@ -53,23 +53,50 @@ def plot_tracks(out_dir: Path, tracks) -> list[Path]:
     return paths
 
 
-def _label(row) -> str:
-    return f"{row.attack} on {row.target}" + (f" s{row.seed}" if row.seed else "")
+def _pool_seeds(rows, scores):
+    """One curve (and histogram panel) per (attack, target, defense): the scores of all its seeds
+    pooled, as the leaderboard's pooled TPR reads them. Per-seed curves made 80-curve legends and
+    80-panel figures on a 3-seed run (most of the run's plotting time)."""
+    groups: dict[tuple, list] = {}
+    for r in rows:
+        groups.setdefault((r.attack, r.target, r.defense), []).append(r)
+    pooled_rows, pooled = [], {}
+    for members in groups.values():
+        first = members[0]
+        parts = [scores[r.key] for r in members]
+        pooled[first.key] = {"scores": np.concatenate([np.asarray(p["scores"], dtype=np.float64) for p in parts]),
+                             "labels": np.concatenate([np.asarray(p["labels"]).astype(bool) for p in parts])}
+        pooled_rows.append((first, sorted(r.seed for r in members)))
+    return pooled_rows, pooled
+
+
+def _label(item) -> str:
+    row, _ = item
+    defense = f" [{row.defense}]" if row.defense != "none" else ""
+    return f"{row.attack} on {row.target}{defense}"
+
+
+def _seeds_note(rows) -> str:
+    seeds = sorted({s for _, group in rows for s in group})
+    return f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {','.join(map(str, seeds))} pooled"
 
 
 def plot_roc(path: Path, title: str, rows, scores) -> Path:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 5.2))
     floor = 1.0
-    for row in rows:
+    for item in rows:
+        row = item[0]
         s = scores[row.key]
         fpr, tpr = roc_points_for_plot(s["scores"], s["labels"].astype(bool))
         floor = min(floor, float(fpr[fpr > 0].min()) if np.any(fpr > 0) else floor)
         style = "--" if (row.control or row.model_free) else "-"
-        ax.plot(fpr, tpr, style, lw=1.4, label=f"{_label(row)} (AUC {compute_auc(s['scores'], s['labels'].astype(bool)):.2f})")
+        auc = compute_auc(s["scores"], s["labels"].astype(bool))
+        ax.plot(fpr, tpr, style, lw=1.4, label=f"{_label(item)} (AUC {auc:.2f})")
     grid = np.logspace(np.log10(floor), 0, 50)
     ax.plot(grid, grid, ":", color="grey", lw=1, label="chance")
-    ax.set(xscale="log", yscale="log", xlabel="false positive rate", ylabel="true positive rate", title=title)
+    ax.set(xscale="log", yscale="log", xlabel="false positive rate", ylabel="true positive rate",
+           title=f"{title}\n({_seeds_note(rows)})")
     ax.set_xlim(floor, 1)
     ax.set_ylim(floor, 1.02)
     ax.legend(fontsize=7, loc="lower right")
@@ -82,18 +109,19 @@ def plot_histograms(path: Path, title: str, rows, scores) -> Path:
     cols = min(3, len(rows))
     nrows = int(np.ceil(len(rows) / cols))
     fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.0 * nrows), squeeze=False)
-    for ax, row in zip(axes.ravel(), rows):
+    for ax, item in zip(axes.ravel(), rows):
+        row = item[0]
         s = scores[row.key]
         labels = s["labels"].astype(bool)
         bins = np.histogram_bin_edges(s["scores"], bins=30)
         ax.hist(s["scores"][labels], bins=bins, alpha=0.6, label="members", color="tab:red")
         ax.hist(s["scores"][~labels], bins=bins, alpha=0.6, label="non-members", color="tab:blue")
-        ax.set_title(_label(row), fontsize=8)
+        ax.set_title(_label(item), fontsize=8)
         ax.tick_params(labelsize=7)
     for ax in axes.ravel()[len(rows):]:
         ax.axis("off")
     axes.ravel()[0].legend(fontsize=7)
-    fig.suptitle(f"score histograms: {title}", fontsize=9)
+    fig.suptitle(f"score histograms: {title} ({_seeds_note(rows)})", fontsize=9)
     return _save(fig, path)
 
 
