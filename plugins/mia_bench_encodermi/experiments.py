@@ -210,11 +210,13 @@ Target `{block['target']}` on `{block['dataset']}`: {spec['about']}.
 
 def write_report(results: dict, out: Path) -> Path:
     from mia_bench.cache import atomic_write_json, atomic_write_text
+    from mia_bench.results import environment
 
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "encodermi.json", {"seed": results["seed"], "blocks": {
         name: {**{k: v for k, v in b.items() if not isinstance(v, list)},
-               **{k: _slim(v) for k, v in b.items() if isinstance(v, list)}} for name, b in results["blocks"].items()}})
+               **{k: _slim(v) for k, v in b.items() if isinstance(v, list)}} for name, b in results["blocks"].items()},
+        "environment": environment()})  # the provenance block every cell record carries
     sections = []
     for name, block in results["blocks"].items():
         plot_sweeps(block, out / f"sweeps-{name}.png")

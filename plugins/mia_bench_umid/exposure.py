@@ -46,7 +46,9 @@ def write_exposure(points: list[dict], out: Path, target: str) -> None:
     from mia_bench.cache import atomic_write_json, atomic_write_text
 
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "exposure.json", {"target": target, "points": points})
+    from mia_bench.results import environment
+
+    atomic_write_json(out / "exposure.json", {"target": target, "points": points, "environment": environment()})
     fig, ax = plt.subplots(figsize=(5.6, 3.8))
     for attack in ATTACKS:
         pts = [p for p in points if p["attack"] == attack]
