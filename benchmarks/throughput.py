@@ -180,13 +180,19 @@ def bench_umid(device, k: int, steps: int, queries: int, repeats: int) -> list[d
             sync()
             return time.perf_counter() - t0
 
+        from torch.utils.flop_counter import FlopCounterMode
+
+        with FlopCounterMode(display=False) as flops:
+            x = z[:8].clone().requires_grad_(True)
+            (-(forward(x) * goal[:8]).sum()).backward()
         secs = race({f"{name} bare forward+backward": bare, f"{name} UMID inversion": umid}, repeats)
         bare_rate = rate(rows * steps, secs[f"{name} bare forward+backward"])
         umid_rate = rate(queries * k * steps, secs[f"{name} UMID inversion"])
         rows_out.append({"target": name, "space": space, "batch_rows": rows, "k": k, "steps": steps,
                          "bare_row_steps_per_second": bare_rate, "umid_row_steps_per_second": umid_rate,
                          "ratio": umid_rate["median"] / bare_rate["median"],
-                         "seconds_per_query_k8_steps100": 8 * 100 / umid_rate["median"]})
+                         "seconds_per_query_k8_steps100": 8 * 100 / umid_rate["median"],
+                         "mflop_per_row_forward_backward": flops.get_total_flops() / 8 / 1e6})
     return rows_out
 
 
@@ -372,8 +378,8 @@ UMID_NOTE = ("Random weights (cost does not depend on them). Bare: the unwrapped
              "target's gradient batch), input requiring grad, cosine to a goal, backward, no optimiser; for CLAP the "
              "trained tower as built (batch norms, standard layout). UMID: `invert` (Adam on the inputs, the cosine "
              "trajectory kept), on the harness's target; CLAP's runs a frozen copy with batch norms folded into its "
-             "convolutions, channels-last, so it can exceed its bare loop. The micro CLAP's tower does about 11x the "
-             "FLOPs per row of the micro ViT (59 vs 5.3 MFLOP forward+backward, torch's FlopCounterMode).")
+             "convolutions, channels-last, so it can exceed its bare loop. FLOPs per row: torch's FlopCounterMode on the bare "
+             "forward+backward.")
 AUDIT_NOTE = ("One `Runner` run (fresh results folder, shared cache), not repeated: attacks cache their own work "
               "(UMID's inversions), so a repeat would time the cache. Audit seconds: the attack's "
               "`info['audit_seconds']` when it reports one (its original compute, also on a cache hit), else the cell's "
@@ -408,10 +414,11 @@ def to_markdown(res: dict) -> str:
             lines.append(f"| {r['mode']} | {fmt(r['pairs_per_second'])} | {tail} |")
     if res.get("umid"):
         lines += ["", "## UMID's inversion vs the bare forward+backward limit", "", UMID_NOTE, "",
-                  "| target | space | batch rows | bare row-steps/s | UMID row-steps/s | UMID / bare "
+                  "| target | space | batch rows | MFLOP / row | bare row-steps/s | UMID row-steps/s | UMID / bare "
                   "| s per query (K=8, 100 steps) |",
-                  "|---|---|---|---|---|---|---|"]
-        lines += [f"| {r['target']} | {r['space']} | {r['batch_rows']} | {fmt(r['bare_row_steps_per_second'])} "
+                  "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['target']} | {r['space']} | {r['batch_rows']} | {r['mflop_per_row_forward_backward']:.1f} "
+                  f"| {fmt(r['bare_row_steps_per_second'])} "
                   f"| {fmt(r['umid_row_steps_per_second'])} | {r['ratio']:.0%} | {r['seconds_per_query_k8_steps100']:.3f} |"
                   for r in res["umid"]]
     lines += ["", f"## Audit cost per attack ({s['audit_target']} on {s['audit_dataset']}, seed 0)", "", AUDIT_NOTE,
@@ -455,8 +462,11 @@ def ratios_markdown(res: dict) -> str:
     umid = {r["target"]: r["seconds_per_query_k8_steps100"] for r in res.get("umid") or []}
     if len(umid) == 2:
         clip, clap = umid["clip-micro-vit"], umid["clap-micro"]
+        fl = {r["target"]: r["mflop_per_row_forward_backward"] for r in res["umid"]}
         lines += ["", f"UMID per query (K=8, 100 steps, extrapolated from the timed steps): {clip:.3f} s on "
-                      f"clip-micro-vit, {clap:.3f} s on clap-micro ({clap / clip:.1f}x)."]
+                      f"clip-micro-vit, {clap:.3f} s on clap-micro ({clap / clip:.1f}x); a forward+backward costs "
+                      f"{fl['clip-micro-vit']:.1f} MFLOP per row on clip-micro-vit and {fl['clap-micro']:.1f} on "
+                      f"clap-micro ({fl['clap-micro'] / fl['clip-micro-vit']:.1f}x; torch's FlopCounterMode)."]
     return "\n".join(lines) + "\n"
 
 
