@@ -30,9 +30,10 @@ def parse_time_v(text: str) -> dict:
     """The fields of GNU time's ``-v`` report that this benchmark keeps."""
     out = {}
     for line in text.splitlines():
-        key, _, value = line.strip().partition(": ")
-        if key in FIELDS:
-            out[FIELDS[key]] = value.strip()
+        key, _, value = line.strip().rpartition(": ")  # the wall-time key itself holds "h:mm:ss"
+        name = next((FIELDS[k] for k in FIELDS if key.startswith(k)), None)
+        if name:
+            out[name] = value.strip()
     if "wall" in out:  # h:mm:ss or m:ss.ss
         parts = [float(p) for p in out["wall"].split(":")]
         out["wall_s"] = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
