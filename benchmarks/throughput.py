@@ -144,10 +144,13 @@ def bench_umid(device, k: int, steps: int, queries: int, repeats: int) -> list[d
     from mia_bench_openclip.model import OpenClipTarget
     from mia_bench_umid.inversion import invert
 
-    vit, tokenizer = clip_model("mia-micro-vit", 0)
     clap = clap_model("mia-micro-clap", 0)
-    cases = [("clip-micro-vit", OpenClipTarget(vit, tokenizer, "clip-micro-vit", device), "pixel"),
-             ("clap-micro", ClapTarget(clap, "clap-micro", device), "input")]
+    cases = []
+    for arch in ("mia-micro-vit", "mia-micro-rn", "mia-tiny-vit"):  # CLIPs below and above the micro CLAP's FLOPs
+        model, tokenizer = clip_model(arch, 0)
+        name = arch.replace("mia-", "clip-")
+        cases.append((name, OpenClipTarget(model, tokenizer, name, device), "pixel"))
+    cases.append(("clap-micro", ClapTarget(clap, "clap-micro", device), "input"))
     rows_out, sync = [], synchroniser(device)
     texts = [f"a photo of person number {i}." for i in range(queries)]
     for name, target, space in cases:
@@ -163,7 +166,7 @@ def bench_umid(device, k: int, steps: int, queries: int, repeats: int) -> list[d
                 return F.normalize(target.model.audio_projection(tower), dim=-1)
         else:
             def forward(x, target=target):
-                return F.normalize(vit.encode_image(target.media_from_unit(torch.sigmoid(x))), dim=-1)
+                return F.normalize(target.model.encode_image(target.media_from_unit(torch.sigmoid(x))), dim=-1)
 
         def bare(z=z, goal=goal, forward=forward):
             x = z.clone().requires_grad_(True)
@@ -459,14 +462,13 @@ def ratios_markdown(res: dict) -> str:
         lines.append(f"| UMID inversion on {r['target']} ({r['space']}), {r['batch_rows']} rows "
                      f"| {r['umid_row_steps_per_second']['median']:,.0f} row-steps/s "
                      f"| {r['bare_row_steps_per_second']['median']:,.0f} row-steps/s (forward+backward) | {r['ratio']:.0%} |")
-    umid = {r["target"]: r["seconds_per_query_k8_steps100"] for r in res.get("umid") or []}
-    if len(umid) == 2:
-        clip, clap = umid["clip-micro-vit"], umid["clap-micro"]
-        fl = {r["target"]: r["mflop_per_row_forward_backward"] for r in res["umid"]}
-        lines += ["", f"UMID per query (K=8, 100 steps, extrapolated from the timed steps): {clip:.3f} s on "
-                      f"clip-micro-vit, {clap:.3f} s on clap-micro ({clap / clip:.1f}x); a forward+backward costs "
-                      f"{fl['clip-micro-vit']:.1f} MFLOP per row on clip-micro-vit and {fl['clap-micro']:.1f} on "
-                      f"clap-micro ({fl['clap-micro'] / fl['clip-micro-vit']:.1f}x; torch's FlopCounterMode)."]
+    if res.get("umid"):
+        lines += ["", "UMID per query (K=8, 100 steps, extrapolated from the timed steps) and the tower's cost per "
+                      "row (forward+backward, torch's FlopCounterMode):", "",
+                  "| target | MFLOP / row | s per query | vs clap-micro |", "|---|---|---|---|"]
+        clap = next(r for r in res["umid"] if r["target"] == "clap-micro")["seconds_per_query_k8_steps100"]
+        lines += [f"| {r['target']} | {r['mflop_per_row_forward_backward']:.1f} | {r['seconds_per_query_k8_steps100']:.3f} "
+                  f"| clap-micro costs {clap / r['seconds_per_query_k8_steps100']:.1f}x |" for r in res["umid"]]
     return "\n".join(lines) + "\n"
 
 

@@ -65,16 +65,3 @@ def test_oriented_decision_counts_only_member_side_deviations():
     assert out["decision"].tolist() == [True, False, False]
     plain = decide(ref, query, ["S", "D"], ["iforest", "ecod"], "ensemble", 0)
     assert plain["decision"][1]  # the paper's two-sided ensemble flags the wrong direction too
-
-
-def test_steps_default_follows_the_target_modality():
-    from types import SimpleNamespace
-
-    from mia_bench_umid.attack import DEFAULT_STEPS, UMID
-
-    attack = UMID()
-    assert attack.options.steps is None
-    assert attack.steps_for(SimpleNamespace(modality="image")) == DEFAULT_STEPS["image"] == 100
-    assert attack.steps_for(SimpleNamespace(modality="audio")) == DEFAULT_STEPS["audio"] == 30
-    explicit = UMID(UMID.Options(steps=7))
-    assert explicit.steps_for(SimpleNamespace(modality="audio")) == 7

@@ -16,12 +16,10 @@ the scoring step differs (``score``):
   (S up, D down: Theorem 3.1's direction), the detectors' vote gated by its sign.
 
 Choices the paper leaves open, exposed as options and recorded in every result:
-inversion space (default ``pixel``: sigmoid-parametrised pixels, which needs nothing of the
-target but its gradient path; leaderboards/umid/ablation.md compares it with low-resolution
-spaces ``lowres:R``),
-K=8, 100 Adam steps at lr 0.05 on image targets (30 steps left D uninformative and diluted
-S in the ablation; ~0.1 s per query on 2 CPU cores) and 30 on audio targets
-(``DEFAULT_STEPS``), the reference (100 gibberish strings of 10 printable characters, as in the
+inversion space (default ``pixel``: sigmoid-parametrised pixels; low-resolution spaces
+lost the signal in our ablation), K=8, 100 Adam steps at lr 0.05 (30 steps left D
+uninformative and diluted S; see leaderboards/umid/ablation.md; ~0.1 s per query on 2
+CPU cores), the reference (100 gibberish strings of 10 printable characters, as in the
 predecessors' code), the features (S and D), the detectors (default per ``score``, see
 ``UMIDOptions.detectors``) and the ensemble's continuous score (the paper gives only the
 vote).
@@ -42,18 +40,11 @@ from .inversion import invert, resolve_space, similarity_variability
 from .reference import ALPHABETS, gibberish, gibberish_names
 
 FEATURES = ("S", "D", "S_max", "S_gain", "S_early")
-# Inversion steps by the target's modality. On CLIP 30 steps left D uninformative (ablation,
-# leaderboards/umid/). The micro CLAP's tower costs about 11x the FLOPs per row of the micro ViT,
-# and on development seeds 100-102 30 steps scored as well as 100 (docs/seeds.md), so audio
-# targets default to 30: UMID's per-query cost on CLAP stays near CLIP's.
-DEFAULT_STEPS = {"image": 100, "audio": 30}
 
 
 class UMIDOptions(BaseModel):
     k: int = Field(8, ge=2, le=512, description="independent inversion restarts per query")
-    steps: int | None = Field(None, ge=1, le=5000, description="Adam steps per inversion; default: "
-                                                              f"{DEFAULT_STEPS['image']} on image targets, "
-                                                              f"{DEFAULT_STEPS['audio']} on audio targets")
+    steps: int = Field(100, ge=1, le=5000, description="Adam steps per inversion")
     lr: float = Field(0.05, gt=0, description="Adam learning rate")
     space: str = Field("pixel", description="inversion space: pixel (on audio targets: input), lowres:R, waveform, "
                                             "input (the model input: a log-mel latent on CLAP)")
@@ -103,10 +94,6 @@ class UMID(Attack):
         """Bad options fail when the plan is resolved, before any model loads."""
         self._check()
 
-    def steps_for(self, target) -> int:
-        """The ``steps`` option, else the default for the target's modality."""
-        return self.options.steps or DEFAULT_STEPS.get(target.modality, DEFAULT_STEPS["image"])
-
     def reference_queries(self, context: AttackContext, rng: np.random.Generator) -> list[str]:
         o, template = self.options, context.auxiliary.templates[0]
         if o.reference == "gibberish":
@@ -124,8 +111,7 @@ class UMID(Attack):
         """Inversion features of ``texts``, cached by (target, texts, inversion options, seed)."""
         o = self.options
         space = resolve_space(o.space, target.modality)
-        steps = self.steps_for(target)
-        key = stable_hash({"target": target.fingerprint, "texts": texts, "k": o.k, "steps": steps, "lr": o.lr,
+        key = stable_hash({"target": target.fingerprint, "texts": texts, "k": o.k, "steps": o.steps, "lr": o.lr,
                            "space": space, "seed": context.seed, "stream": stream, "v": self.version})
         path = context.cache.entry("umid-features", key) / "features.npz"
         cached = load_cached_file(path, _load_npz)  # a damaged file is named, deleted and recomputed
@@ -136,7 +122,7 @@ class UMID(Attack):
         seeds = [int(stable_hash([context.seed, t], 8), 16) for t in texts]
         t0 = time.perf_counter()
         text_emb = target.encode_text(texts)
-        result = invert(target, text_emb, o.k, steps, o.lr, space, seeds, chunk=o.chunk or target.gradient_batch)
+        result = invert(target, text_emb, o.k, o.steps, o.lr, space, seeds, chunk=o.chunk or target.gradient_batch)
         feats = similarity_variability(result, text_emb)
         feats["forward_backward"] = np.array(result.forward_backward)
         feats["seconds"] = np.array(time.perf_counter() - t0)  # the audit cost, also when read from cache
@@ -157,7 +143,6 @@ class UMID(Attack):
             features={**{f: query[f] for f in FEATURES}, "ensemble_score": out["ensemble"],
                       "oriented_z_score": out["oriented_z"], "detector_votes": out["votes"]},
             info={"score": o.score, "detectors": list(o.detectors), "forward_backward_rows": passes,
-                  "steps": self.steps_for(target),
                   "reference_queries": len(ref_texts),
                   "inversion_seconds_per_query": float(query["seconds"]) / max(1, len(challenge)),
                   "audit_seconds": float(query["seconds"]) + float(ref["seconds"]),
