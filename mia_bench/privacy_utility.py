@@ -186,6 +186,10 @@ def write_report(out_dir: Path, records: list[CellRecord]) -> list[dict]:
     atomic_write_text(out_dir / "privacy_utility.md", "# Privacy vs utility\n\n" + note + to_markdown(rows) +
                       "\n\n![privacy-utility](plots/privacy_utility.png)\n\n"
                       "![epsilon](plots/privacy_epsilon.png)\n")
+    atomic_write_text(out_dir / "privacy_utility_table.md", "# Privacy vs utility (table)\n\n" + to_markdown(rows) + "\n\n"
+                      f"From `{out_dir}/privacy_utility.md` (regenerate: `mia-bench privacy-utility --out {out_dir}`); "
+                      "AUC: seeds' mean, two-level bootstrap 95% CI; eps_lb: empirical 95% lower bound on the pooled "
+                      "scores; accountant eps: the DP target's epsilon at its delta.\n")
     if rows:
         plot(rows, out_dir / "plots" / "privacy_utility.png")
         plot_epsilon(rows, out_dir / "plots" / "privacy_epsilon.png")
