@@ -8,9 +8,14 @@ average pooling, max+mean pooling over time, a ReLU ``fc1`` embedding) with fewe
 channels and mel bins, and trains at about 500 pairs/s. It returns
 ``{"embedding": ...}`` like every laion_clap audio branch, so ``CLAP`` uses it as is.
 The front end is differentiable, so gradients reach the waveform (inversion attacks).
+
+:class:`MicroPannGN` is the same tower with every batch norm replaced by a group norm, so
+no layer mixes the samples of a batch: the architecture DP-SGD can train (``clap-micro-gn``).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -35,12 +40,22 @@ class MicroPann(nn.Module):
         # Cnn6 drops 64-frame stripes of ~1000 frames; these clips have ~50 frames of 20 ms.
         self.spec_augmenter = SpecAugmentation(time_drop_width=8, time_stripes_num=2, freq_drop_width=4,
                                                freq_stripes_num=2)
-        self.bn0 = nn.BatchNorm2d(audio_cfg.mel_bins)
+        self.bn0 = self._mel_norm(pann, audio_cfg.mel_bins)
         channels = [1, *widths]
-        self.blocks = nn.ModuleList(pann.ConvBlock(a, b) for a, b in zip(channels[:-1], channels[1:]))
+        self.blocks = nn.ModuleList(self._block(pann, a, b) for a, b in zip(channels[:-1], channels[1:]))
         self.fc1 = nn.Linear(widths[-1], embed_dim)
-        pann.init_bn(self.bn0)
         pann.init_layer(self.fc1)
+
+    @staticmethod
+    def _mel_norm(pann, mel_bins: int) -> nn.Module:
+        """The normalisation of the mel bins, applied to the ``(N, mels, frames, 1)`` transposed input."""
+        bn = nn.BatchNorm2d(mel_bins)
+        pann.init_bn(bn)
+        return bn
+
+    @staticmethod
+    def _block(pann, in_channels: int, out_channels: int) -> nn.Module:
+        return pann.ConvBlock(in_channels, out_channels)
 
     def forward(self, waveform: torch.Tensor, mixup_lambda=None, device=None) -> dict:
         return self.from_logmel(self.logmel(waveform))
@@ -53,7 +68,9 @@ class MicroPann(nn.Module):
         """The tower after its front end: inversion attacks may optimise this spectrogram latent."""
         x = self.bn0(x.transpose(1, 3)).transpose(1, 3)
         if self.training:
-            x = self.spec_augmenter(x)
+            # SpecAugment zeroes its stripes in place: on a copy, as writing in place into a layer's
+            # output is forbidden where that layer has backward hooks (opacus's, under DP-SGD).
+            x = self.spec_augmenter(x.clone())
         for block in self.blocks:
             x = F.dropout(block(x, pool_size=(2, 2), pool_type="avg"), p=0.2, training=self.training)
         x = x.mean(dim=3)  # over mel bins
@@ -79,4 +96,79 @@ class MicroPann(nn.Module):
         return fast.to(memory_format=torch.channels_last)
 
 
-AUDIO_BRANCHES = {"micro-pann": MicroPann}
+GN_GROUPS = 8
+
+
+def gn_groups(channels: int) -> int:
+    """Groups of a block's GroupNorm: 8 where the width allows (2/4/8 channels per group at
+    widths 16/32/64), else the largest divisor of ``channels`` below 8."""
+    return math.gcd(channels, GN_GROUPS)
+
+
+class GroupNormConvBlock(nn.Module):
+    """laion_clap's PANN ``ConvBlock`` (two bias-free 3x3 convolutions, each normalised and
+    ReLU'd, then 2x2 average pooling; the same initialisation) with ``nn.GroupNorm`` in place
+    of its batch norms, and out-of-place ReLUs (opacus's backward hooks forbid writing into
+    a hooked layer's output in place, which ``ConvBlock``'s ``F.relu_`` does)."""
+
+    def __init__(self, pann, in_channels: int, out_channels: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=(3, 3), padding=(1, 1), bias=False)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=(3, 3), padding=(1, 1), bias=False)
+        self.norm1 = nn.GroupNorm(gn_groups(out_channels), out_channels)
+        self.norm2 = nn.GroupNorm(gn_groups(out_channels), out_channels)
+        pann.init_layer(self.conv1)
+        pann.init_layer(self.conv2)
+
+    def forward(self, x: torch.Tensor, pool_size=(2, 2), pool_type: str = "avg") -> torch.Tensor:
+        if pool_type != "avg":
+            raise ValueError(f"pool_type={pool_type!r}: this block pools by average only")
+        x = F.relu(self.norm1(self.conv1(x)))
+        x = F.relu(self.norm2(self.conv2(x)))
+        return F.avg_pool2d(x, kernel_size=pool_size)
+
+
+class MicroPannGN(MicroPann):
+    """:class:`MicroPann` without batch norm: per-clip normalisation only, so DP-SGD can train it.
+
+    Batch norm normalises each channel by statistics of the whole batch while training, so
+    one clip's output depends on the other clips of its batch and its per-sample gradient is
+    undefined; opacus refuses it. Here:
+
+    * each conv block is :class:`GroupNormConvBlock`: ``nn.GroupNorm(gn_groups(c), c)``,
+      8 groups of channels, with statistics over each group's channels x frames x mels of
+      one clip (Wu & He's grouping; 8 rather than their 32 because these blocks have 16-64
+      channels, and 2-8 channels per group keep some cross-channel statistics, unlike
+      instance norm);
+    * ``bn0`` (Cnn6's batch norm over mel bins, on the transposed ``(N, mels, frames, 1)``
+      input) is ``nn.GroupNorm(1, mels)``: each clip's log-mel is standardised by its own
+      mean and spread over all its time-frequency bins, then scaled and shifted per mel bin
+      (the per-bin affine of the batch norm it replaces). A per-bin normalisation
+      (``GroupNorm(mels, mels)``) would erase each clip's spectral envelope, much of what
+      tells speakers apart; one group keeps the envelope and removes only the clip's overall
+      level and spread, so this tower is invariant to the clip's gain.
+
+    GroupNorm starts at weight 1, bias 0, as ``init_bn`` sets the batch norms. It has no
+    running statistics: train and eval mode compute the same normalisation.
+    """
+
+    @staticmethod
+    def _mel_norm(pann, mel_bins: int) -> nn.Module:
+        return nn.GroupNorm(1, mel_bins)
+
+    @staticmethod
+    def _block(pann, in_channels: int, out_channels: int) -> nn.Module:
+        return GroupNormConvBlock(pann, in_channels, out_channels)
+
+    def fused_for_inference(self) -> "MicroPannGN":
+        """A frozen, channels-last copy for attacks. Nothing to fold: a group norm's statistics
+        come from its input, not from fixed running estimates as an eval-mode batch norm's."""
+        import copy
+
+        fast = copy.deepcopy(self).eval()
+        for p in fast.parameters():
+            p.requires_grad_(False)
+        return fast.to(memory_format=torch.channels_last)
+
+
+AUDIO_BRANCHES = {"micro-pann": MicroPann, "micro-pann-gn": MicroPannGN}
