@@ -9,8 +9,9 @@ channels and mel bins, and trains at about 500 pairs/s. It returns
 ``{"embedding": ...}`` like every laion_clap audio branch, so ``CLAP`` uses it as is.
 The front end is differentiable, so gradients reach the waveform (inversion attacks).
 
-:class:`MicroPannGN` is the same tower with every batch norm replaced by a group norm, so
-no layer mixes the samples of a batch: the architecture DP-SGD can train (``clap-micro-gn``).
+:class:`MicroPannGN` is the same tower with its block batch norms replaced by group norms and
+its input batch norm by a per-mel affine map, so no layer mixes the samples of a batch: the
+architecture DP-SGD can train (``clap-micro-gn``).
 """
 
 from __future__ import annotations
@@ -96,11 +97,12 @@ class MicroPann(nn.Module):
 
 # Groups of each block's GroupNorm. One group (statistics over all of a clip's channels x
 # frames x mels, as a layer norm) trained this tower best. Non-DP on pii-voices-small (500
-# pairs, batch 64, one run each), the contrastive loss after 20 epochs was 3.66 with 1 group,
-# 4.12 with 2 and 4.15 with 8 (ln 64 = 4.16, chance), and after 60 epochs 2.56 with 1 group,
-# 3.33 with 8 (batch norm: 2.84 after 20 epochs; 2.22 after 60 in the quick-audio run). At
-# init the 8-group tower's eval embeddings of different clips were nearly equal (mean cosine
-# 0.985 vs batch norm's 0.958), a likely reason it sits on the chance plateau longer.
+# pairs, batch 64, one run each; ln 64 = 4.16 is the loss at chance), with bn0 as
+# GroupNorm(1, mels): loss after 20 epochs 3.66 with 1 group, 4.12 with 2, 4.15 with 8 (60
+# epochs: 2.56 vs 3.33), at seed 0; at seed 100, 4.16 after 60 epochs with 1 group (per-bin
+# GroupNorm(mels, mels) bn0: 4.16 after 20), so per-clip input normalisation was dropped.
+# With bn0 the fixed-start affine: 3.67 (seed 0) and 3.15 (seed 100) after 20 epochs with 1
+# group, 3.53 (seed 100) with 8. Batch norm: 2.84 after 20 epochs (seed 0).
 BLOCK_GROUPS = 1
 
 
@@ -128,7 +130,7 @@ class GroupNormConvBlock(nn.Module):
 
 
 class MicroPannGN(MicroPann):
-    """:class:`MicroPann` without batch norm: per-clip normalisation only, so DP-SGD can train it.
+    """:class:`MicroPann` without batch norm: no layer uses batch statistics, so DP-SGD can train it.
 
     Batch norm normalises each channel by statistics of the whole batch while training, so
     one clip's output depends on the other clips of its batch and its per-sample gradient is
@@ -139,22 +141,29 @@ class MicroPannGN(MicroPann):
       standardised over all its channels x frames x mels (a layer norm over the map) and
       the channels keep their relative levels. One group trained best of 1, 2 and 8
       (measurements at ``BLOCK_GROUPS``), although Wu & He's ImageNet ResNets preferred 32;
-    * ``bn0`` (Cnn6's batch norm over mel bins, on the transposed ``(N, mels, frames, 1)``
-      input) is ``nn.GroupNorm(1, mels)``: each clip's log-mel is standardised by its own
-      mean and spread over all its time-frequency bins, then scaled and shifted per mel bin
-      (the per-bin affine of the batch norm it replaces). A per-bin normalisation
-      (``GroupNorm(mels, mels)``) would erase each clip's long-term spectrum, part of what
-      tells speakers apart; one group keeps it and removes only the clip's overall level
-      and spread, so this tower is invariant to the clip's gain. (With one group per block,
-      the per-bin choice did not train better: loss 3.65 vs 3.66 after 20 epochs.)
+    * ``bn0`` (Cnn6's batch norm over mel bins, applied to the transposed
+      ``(N, mels, frames, 1)`` input) is a per-mel-bin affine map without statistics: a
+      depthwise 1x1 convolution, initialised to standardise the dB log-mel by the fixed
+      constants ``LOGMEL_MEAN``/``LOGMEL_STD`` (the level and spread of speech at -20 dBFS,
+      which the target's input latent uses too) and trained from there: the form an
+      eval-mode batch norm has, with data-independent starting statistics. A per-clip
+      normalisation here (``GroupNorm(1, mels)``, or per bin ``GroupNorm(mels, mels)``)
+      removes each clip's level and spread, and with it the tower often never left the
+      contrastive loss's chance plateau (measurements at ``BLOCK_GROUPS``).
 
-    GroupNorm starts at weight 1, bias 0, as ``init_bn`` sets the batch norms. It has no
-    running statistics: train and eval mode compute the same normalisation.
+    The GroupNorms start at weight 1, bias 0, as ``init_bn`` sets the batch norms. Nothing
+    keeps running statistics: train and eval mode normalise the same way.
     """
 
     @staticmethod
     def _mel_norm(pann, mel_bins: int) -> nn.Module:
-        return nn.GroupNorm(1, mel_bins)
+        from .model import LOGMEL_MEAN, LOGMEL_STD
+
+        affine = nn.Conv2d(mel_bins, mel_bins, kernel_size=1, groups=mel_bins)  # per bin: w * x + b
+        with torch.no_grad():
+            affine.weight.fill_(1 / LOGMEL_STD)
+            affine.bias.fill_(-LOGMEL_MEAN / LOGMEL_STD)
+        return affine
 
     @staticmethod
     def _block(pann, in_channels: int, out_channels: int) -> nn.Module:
