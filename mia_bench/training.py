@@ -114,7 +114,8 @@ MAX_LOGIT_SCALE = math.log(100)
 
 
 def train_loop(model, n: int, recipe: TrainingRecipe, seed: int, work_dir: Path, device, meta: dict,
-               step: Callable, progress: Callable[[int, int, float], None] | None = None) -> dict:
+               step: Callable, progress: Callable[[int, int, float], None] | None = None,
+               unused: tuple[str, ...] = ()) -> dict:
     """Train ``model`` in place on ``n`` in-memory examples; returns training facts.
 
     ``step(indices, generator) -> loss`` is the algorithm's loss on one batch; the
@@ -122,22 +123,26 @@ def train_loop(model, n: int, recipe: TrainingRecipe, seed: int, work_dir: Path,
     augmentation, so a resumed run continues the same random stream. Layers that draw
     from torch's global generator (dropout, SpecAugment) get it seeded too, inside a
     forked RNG state: a model depends on its seed, not on what the process ran before.
+
+    ``unused`` names parameters (or module prefixes) that ``step``'s loss never uses; they get
+    no gradient either way, and under DP-SGD they are held fixed (opacus needs a per-sample
+    gradient for every trainable parameter).
     """
     import torch
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return _loop(model, n, recipe, seed, work_dir, device, meta, step, progress)
+        return _loop(model, n, recipe, seed, work_dir, device, meta, step, progress, unused)
 
 
-def _loop(model, n, recipe, seed, work_dir, device, meta, step, progress) -> dict:
+def _loop(model, n, recipe, seed, work_dir, device, meta, step, progress, unused=()) -> dict:
     import torch
 
     gen = torch.Generator().manual_seed(seed)
     model.to(device).train()
     steps_per_epoch = max(1, n // recipe.batch_size)
     total = steps_per_epoch * recipe.epochs
-    private = _private(model, recipe, n, steps_per_epoch)  # DP-SGD swaps layers: before the optimizer sees them
+    private = _private(model, recipe, n, steps_per_epoch, unused)  # DP-SGD swaps layers: before the optimizer sees them
     opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay,
                             **fused_if_supported(model, device))
     if private:
@@ -210,7 +215,7 @@ def fused_if_supported(model, device) -> dict:
     return {"fused": True} if kind in ("cpu", "cuda") and floating else {}
 
 
-def _private(model, recipe: TrainingRecipe, n: int, steps_per_epoch: int):
+def _private(model, recipe: TrainingRecipe, n: int, steps_per_epoch: int, unused: tuple[str, ...] = ()):
     """The DP-SGD engine when the recipe asks for it (the dp-sgd defense), else None.
 
     The engine (opacus-based) lives in the first-party defenses plugin; it is imported only
@@ -221,7 +226,7 @@ def _private(model, recipe: TrainingRecipe, n: int, steps_per_epoch: int):
     from mia_bench_defenses.dp_sgd import PrivateTraining
 
     return PrivateTraining(model, recipe.dp, n=n, batch_size=recipe.batch_size, steps_per_epoch=steps_per_epoch,
-                           epochs=recipe.epochs)
+                           epochs=recipe.epochs, unused=unused)
 
 
 def _resume(work_dir: Path, model, opt, gen) -> tuple[int, dict]:

@@ -122,6 +122,26 @@ def test_fast_tower_computes_the_trained_tower(trained):
     assert target.gradient_batch == 128
 
 
+def test_group_norm_tower_has_a_frozen_channels_last_copy_computing_the_same_function():
+    """clap-micro-gn's tower has no batch norm to fold: its attack copy is the same layers,
+    frozen and channels-last, and computes the same embeddings."""
+    from mia_bench_clap.audio_branch import MicroPannGN
+    from mia_bench_clap.model import ClapTarget, create_random_model
+
+    model = create_random_model("mia-micro-gn-clap", 0)
+    assert isinstance(model.audio_branch, MicroPannGN)
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    target = ClapTarget(model, "gn", torch.device("cpu"))
+    fast = target._branch
+    assert fast is not model.audio_branch and not any(p.requires_grad for p in fast.parameters())
+    assert fast.blocks[0].conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    audio = sound_classes(4).audio
+    with torch.no_grad():
+        slow = torch.nn.functional.normalize(model.audio_projection(model.encode_audio(
+            torch.from_numpy(audio), device="cpu")["embedding"]), dim=-1)
+    np.testing.assert_allclose(target.encode_audio(audio), slow.numpy(), atol=1e-5)
+
+
 def test_checkpoint_trained_here_loads_as_pretrained(trained):
     from mia_bench.plan import resolve
     from mia_bench.target import BuildRequest

@@ -107,3 +107,114 @@ def test_audited_dp_target_bound_stays_below_the_accountant_epsilon(tmp_path, ca
     assert bound(full) <= dp["epsilon"]
     assert bound(early_rec) <= early["epsilon"]
     assert bound(recs["none"]) > dp["epsilon"]  # the audit has the power to catch a violation of epsilon = 1
+
+
+# --- CLAP: the GroupNorm micro CLAP (clap-micro-gn) under DP-SGD ---------------------------------------------
+
+VOICES = ("pii-voices?n_identities=16&n_members=3&n_nonmembers=3&n_population=3&clips_per_identity=3"
+          "&train_photos=2&evidence_photos=1&n_background=60")
+
+
+def _clap(arch="mia-micro-gn-clap"):
+    pytest.importorskip("laion_clap", reason="CLAP targets need the clap extra")
+    from mia_bench_clap.model import create_random_model
+
+    return create_random_model(arch, 0)
+
+
+def test_batch_norm_clap_is_refused_naming_the_group_norm_clap():
+    from mia_bench_defenses.dp_sgd import PrivateTraining
+
+    with pytest.raises(IncompatibleError, match=r"BatchNorm2d.*clap-micro-gn"):
+        PrivateTraining(_clap("mia-micro-clap"), {"epsilon": 4.0}, n=100, batch_size=10, steps_per_epoch=10, epochs=1)
+
+
+def test_group_norm_tower_does_not_mix_the_clips_of_a_batch(monkeypatch):
+    """A clip's embedding is the same whatever else is in its batch: in eval mode, and in train
+    mode with dropout and SpecAugment (random, per clip) off. The batch-norm tower, in train
+    mode, does depend on its batch (so this test can fail)."""
+    import torch
+    import torch.nn.functional as F
+
+    from mia_bench_clap import audio_branch
+
+    monkeypatch.setattr(audio_branch.F, "dropout", lambda x, p=0.5, training=False: x)
+    gen = torch.Generator().manual_seed(0)
+    clip, others = torch.randn(1, 16000, generator=gen) * 0.1, torch.randn(2, 7, 16000, generator=gen) * 0.3
+
+    def embedding_in(tower, batch):
+        with torch.no_grad():
+            return tower(torch.cat([clip, batch]))["embedding"][0]
+
+    for arch, mixes in (("mia-micro-gn-clap", False), ("mia-micro-clap", True)):
+        tower = _clap(arch).audio_branch
+        tower.spec_augmenter = torch.nn.Identity()
+        for train in (False, True):
+            tower.train(train)
+            a, b = embedding_in(tower, others[0]), embedding_in(tower, others[1])
+            assert F.relu(a).abs().sum() > 0  # not an all-zero (dead) embedding
+            if mixes and train:
+                assert not torch.allclose(a, b, atol=1e-4), arch
+            else:
+                torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_sequence_first_text_tower_gets_per_sample_gradients_of_each_caption():
+    """laion_clap's text transformer runs (L, N, D): under the engine each caption's per-sample
+    gradient is the gradient of that caption's own loss (a loss that decomposes over captions),
+    not a per-position one, and the original layout comes back on restore."""
+    import torch
+    import torch.nn.functional as F
+
+    from mia_bench_clap.model import ClapTokenizer
+    from mia_bench_defenses.dp_sgd import PrivateTraining
+
+    model, reference = _clap(), _clap()
+    tokens = ClapTokenizer(model.context_length)([f"voice number {i} says hello" for i in range(5)])
+    direction = torch.randn(model.joint_embed_shape, generator=torch.Generator().manual_seed(0))
+
+    def loss(m, t):
+        return (F.normalize(m.encode_text(t, device="cpu"), dim=-1) @ direction).mean()
+
+    engine = PrivateTraining(model, {"epsilon": 4.0}, n=100, batch_size=10, steps_per_epoch=10, epochs=1,
+                             unused=("audio_transform", "text_transform"))
+    assert engine.batch_first == ["text_branch"] and len(engine.swapped) == 2
+    model.train()
+    with torch.no_grad():  # the adapted tower computes the same function
+        torch.testing.assert_close(model.encode_text(tokens, device="cpu"),
+                                   reference.eval().encode_text(tokens, device="cpu"), atol=1e-5, rtol=1e-4)
+    loss(model, tokens).backward()
+    sampled = dict(model.named_parameters())["text_branch.resblocks.0.mlp.c_fc.weight"].grad_sample
+    assert sampled.shape[0] == len(tokens)
+    weight = dict(reference.named_parameters())["text_branch.resblocks.0.mlp.c_fc.weight"]
+    for i in (0, 3):
+        (own,) = torch.autograd.grad(loss(reference, tokens[i : i + 1]), weight)
+        torch.testing.assert_close(sampled[i], own, atol=1e-6, rtol=1e-4)
+    engine.restore(model)
+    attn = model.text_branch.resblocks[0].attn
+    assert type(attn) is torch.nn.MultiheadAttention and not attn.batch_first and "forward" not in vars(model.text_branch)
+    _clap().load_state_dict(engine.export_state(model))  # strict: the plain layout
+
+
+def test_dp_group_norm_clap_trains_records_epsilon_loads_and_encodes(cache):
+    from mia_bench.plan import resolve
+    from mia_bench.target import BuildRequest
+
+    pytest.importorskip("laion_clap", reason="CLAP targets need the clap extra")
+    provider = resolve("dataset", VOICES)
+    split = provider.split(provider.build_world(), seed=0)
+    builder = resolve("target", "clap-micro-gn?epochs=2&batch_size=16&warmup_steps=2")
+    target = builder.build(BuildRequest(split, split.train, 0, cache, resolve("defense", "dp-sgd?epsilon=10"),
+                                        progress=False))
+    dp = target.info["dp"]
+    assert dp["epsilon"] == pytest.approx(10, abs=0.05) and dp["noise_multiplier"] > 0
+    assert dp["batch_first_adapted"] == ["text_branch"] and "audio_transform.sequential.0.weight" in dp["frozen_parameters"]
+    assert not any(n.startswith("audio_branch.") for n in dp["frozen_parameters"])  # the whole audio tower trains
+    audio = split.pairs.samples.audio[:6]
+    emb = target.encode_audio(audio)
+    assert emb.shape == (6, 64) and np.allclose(np.linalg.norm(emb, axis=1), 1, atol=1e-5)
+    assert np.isfinite(target.encode_text(["a voice."])).all()
+    # the checkpoint is in the plain layout: it loads strictly through the pretrained path
+    ckpt = cache.root / "targets" / target.info["cache_key"] / "epoch_002.pt"
+    loaded = resolve("target", f"laion_clap:{ckpt}").build(BuildRequest(None, None, 0, cache, resolve("defense", "none")))
+    np.testing.assert_allclose(loaded.encode_audio(audio), emb, atol=1e-5)

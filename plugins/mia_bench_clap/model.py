@@ -94,7 +94,8 @@ class ClapTarget(Target):
         # gradient attacks can optimise the spectrogram latent; others take the waveform.
         self.spectrogram_input = hasattr(model.audio_branch, "from_logmel")
         # Attacks run a frozen, faster copy of the tower where it has one (the micro PANN: batch
-        # norms folded into convolutions, channels-last); ``self.model`` stays as trained.
+        # norms folded into convolutions, channels-last; its GroupNorm variant: channels-last
+        # only, nothing to fold); ``self.model`` stays as trained.
         branch = model.audio_branch
         self._branch = branch.fused_for_inference() if hasattr(branch, "fused_for_inference") else branch
         self.info = dict(info or {})

@@ -44,6 +44,11 @@ def _prepare(model, samples):
     return waveforms, tokens
 
 
+# laion_clap's CLAP holds MLPs for its optional MLP loss (and a text-side logit scale) that the
+# contrastive loss here never uses: DP-SGD holds them at init (train_loop's ``unused``).
+UNUSED = ("audio_transform", "text_transform", "logit_scale_t")
+
+
 def audio_embeddings(model, x: torch.Tensor, device) -> torch.Tensor:
     return F.normalize(model.audio_projection(model.encode_audio(x.to(device), device=device)["embedding"]), dim=-1)
 
@@ -60,7 +65,7 @@ def train_clap(model, samples, recipe: TrainingRecipe, seed: int, work_dir, devi
         text = F.normalize(model.encode_text(tokens[idx].to(device), device=device), dim=-1)
         return loss_fn(audio, text, model.logit_scale_a.exp())
 
-    return train_loop(model, len(samples), recipe, seed, work_dir, device, meta, step, progress)
+    return train_loop(model, len(samples), recipe, seed, work_dir, device, meta, step, progress, unused=UNUSED)
 
 
 SIMCLR_TEMPERATURE = 0.1

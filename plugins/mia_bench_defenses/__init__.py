@@ -87,7 +87,8 @@ class DPSGD(Defense):
     a formal guarantee for the coupled loss (it would be with negatives that hold no private
     data). Attention layers are trained as opacus's DPMultiheadAttention, parameters opacus
     cannot give per-sample gradients for stay at their random init, and models with
-    BatchNorm are refused: details in :mod:`mia_bench_defenses.dp_sgd`. Needs
+    BatchNorm are refused (for CLAP, ``clap-micro-gn`` is the micro CLAP with GroupNorm, which
+    trains under DP): details in :mod:`mia_bench_defenses.dp_sgd`. Needs
     ``pip install -e ".[dp]"``.
     """
 

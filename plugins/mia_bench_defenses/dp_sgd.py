@@ -29,14 +29,29 @@ lower bound (:mod:`mia_bench.dp_audit`) measures what the trained model actually
 gradient in opacus; its layers are swapped for opacus's ``DPMultiheadAttention`` (separate
 q/k/v Linear layers; the same function) during training, and checkpoints are written back
 in the original layout, so DP targets load, attack and cache like any other. BatchNorm
-mixes the samples of a batch: DP needs GroupNorm, a different architecture whose
-checkpoints the plain builders cannot load, so models with BatchNorm (``clip-micro-rn``,
-the CLAP micro towers) are refused with a clear error. Parameters opacus has no
-per-sample gradient for (held directly by open_clip's CLIP and VisionTransformer modules:
-positional and class embeddings, the output projections, the logit scale) and the token
-embedding table (its per-sample gradients would be batch x 49,408 x 64 floats, 1.6 GB
-per step at batch 128) stay at their seeded random init: they do not depend on the data,
-so the guarantee is unaffected. Their names are recorded in the training facts.
+mixes the samples of a batch, so models with BatchNorm (``clip-micro-rn``, ``clap-micro``,
+``clap-micro-deep``) are refused with an error naming a GroupNorm architecture instead
+(``clap-micro-gn``: the micro CLAP with GroupNorm, its own target and checkpoints).
+Parameters opacus has no per-sample gradient for (held directly by open_clip's CLIP and
+VisionTransformer modules or by laion_clap's CLAP: positional and class embeddings, the
+output projections, the logit scales) and the token embedding table (its per-sample
+gradients would be batch x 49,408 x 64 floats, 1.6 GB per step at batch 128) stay at
+their seeded random init: they do not depend on the data, so the guarantee is unaffected.
+So do parameters the training loss never uses (the trainer names them: laion_clap's
+``audio_transform``/``text_transform`` MLPs, for its MLP loss), which opacus would
+otherwise fail on for having no per-sample gradient. The names are recorded in the
+training facts. Frozen buffers-free front ends (torchlibrosa's STFT and mel filter bank,
+``requires_grad=False``) are not trainable and need nothing.
+
+**Sequence-first transformers.** opacus's hooks read dim 0 of every activation as the
+batch (``batch_first=True``, as the image and audio towers need). laion_clap's text
+``Transformer`` runs sequence-first (``encode_text`` hands it ``(L, N, D)``), so its
+Linear and LayerNorm layers would yield L "samples" instead of N (and, where L = N,
+silently wrong per-sample gradients). During DP training its forward transposes to
+``(N, L, D)`` around the same blocks (the same function, no weights moved) and its
+attention layers are converted as batch-first; :meth:`PrivateTraining.restore` puts the
+original forward and ``batch_first=False`` attention back. Any other sequence-first
+attention is refused.
 """
 
 from __future__ import annotations
@@ -122,22 +137,33 @@ def batch_first_dp_attention():
     return BatchFirstDPMultiheadAttention
 
 
-def _swap_attention(module, cls) -> list[str]:
-    """Replace every nn.MultiheadAttention below ``module`` in place by ``cls`` (same weights)."""
+def _swap_attention(module, cls, batch_first_prefixes: tuple[str, ...] = ()) -> list[str]:
+    """Replace every nn.MultiheadAttention below ``module`` in place by ``cls`` (same weights).
+
+    ``cls`` computes batch-first: a sequence-first attention is converted only below one of
+    ``batch_first_prefixes`` (modules whose forward hands their blocks batch-first tensors
+    during DP training, see :func:`_batch_first_sequences`); the original flag is kept
+    on the converted layer for :func:`_restore_attention`.
+    """
     import torch.nn as nn
 
     swapped = []
     for name, child in list(module.named_modules()):
         for attr, sub in list(child.named_children()):
             if type(sub) is nn.MultiheadAttention:
+                path = f"{name}.{attr}" if name else attr
                 if not sub._qkv_same_embed_dim or sub.bias_k is not None:
-                    raise IncompatibleError(f"dp-sgd: attention {name}.{attr} has separate k/v dims or bias_kv, "
+                    raise IncompatibleError(f"dp-sgd: attention {path} has separate k/v dims or bias_kv, "
                                             "which this engine does not convert")
+                if not sub.batch_first and not any(path.startswith(f"{p}.") for p in batch_first_prefixes):
+                    raise IncompatibleError(f"dp-sgd: attention {path} is sequence-first (batch_first=False) in a "
+                                            "module this engine does not adapt; opacus needs the batch on dim 0")
                 dp = cls(sub.embed_dim, sub.num_heads, dropout=sub.dropout, bias=sub.in_proj_bias is not None,
-                         batch_first=sub.batch_first)
+                         batch_first=True)
                 dp.load_state_dict({k: v.detach().clone() for k, v in sub.state_dict().items()})
+                dp.original_batch_first = sub.batch_first
                 setattr(child, attr, dp.to(sub.in_proj_weight.device))
-                swapped.append(f"{name}.{attr}" if name else attr)
+                swapped.append(path)
     return swapped
 
 
@@ -149,13 +175,45 @@ def _restore_attention(module, cls) -> None:
         for attr, sub in list(child.named_children()):
             if isinstance(sub, cls):
                 mha = nn.MultiheadAttention(sub.embed_dim, sub.num_heads, dropout=sub.dropout.p,
-                                            bias=sub.qlinear.bias is not None, batch_first=sub.batch_first)
+                                            bias=sub.qlinear.bias is not None,
+                                            batch_first=getattr(sub, "original_batch_first", sub.batch_first))
                 state = {"in_proj_weight": torch.cat([sub.qlinear.weight, sub.klinear.weight, sub.vlinear.weight]),
                          "out_proj.weight": sub.out_proj.weight, "out_proj.bias": sub.out_proj.bias}
                 if sub.qlinear.bias is not None:
                     state["in_proj_bias"] = torch.cat([sub.qlinear.bias, sub.klinear.bias, sub.vlinear.bias])
                 mha.load_state_dict({k: v.detach().clone() for k, v in state.items()})
                 setattr(child, attr, mha.to(sub.qlinear.weight.device))
+
+
+def _is_laion_transformer(module) -> bool:
+    cls = type(module)
+    return cls.__module__.startswith("laion_clap.") and cls.__name__ == "Transformer" and hasattr(module, "resblocks")
+
+
+def _batch_first_sequences(model) -> list[str]:
+    """Give laion_clap's sequence-first text ``Transformer`` a batch-first forward (see the
+    module docstring): the same blocks on ``(N, L, D)``, transposed in and out, so its
+    ``(L, N, D)`` interface to ``encode_text`` is unchanged. Returns the adapted modules."""
+    adapted = []
+    for name, module in model.named_modules():
+        if _is_laion_transformer(module):
+
+            def forward(x, attn_mask=None, _blocks=module.resblocks):
+                x = x.transpose(0, 1)
+                for block in _blocks:
+                    x = block(x, attn_mask=attn_mask)
+                return x.transpose(0, 1)
+
+            module.forward = forward  # an instance attribute: restore() deletes it
+            adapted.append(name)
+    return adapted
+
+
+def _unbatch_first_sequences(model, names: list[str]) -> None:
+    modules = dict(model.named_modules())
+    for name in names:
+        if "forward" in vars(modules[name]):
+            del modules[name].forward
 
 
 def original_state(state: dict) -> dict:
@@ -177,23 +235,27 @@ def original_state(state: dict) -> dict:
     return out
 
 
+LAYER_NORM_PACKAGES = ("open_clip.", "laion_clap.")
+
+
 def _register_layer_norm_subclasses(model) -> None:
-    """open_clip's LayerNorm subclasses (they cast to fp32 around F.layer_norm, the same
-    function) get opacus's LayerNorm grad sampler: opacus matches layer types exactly."""
+    """open_clip's and laion_clap's LayerNorm subclasses (they cast around F.layer_norm, the
+    same function) get opacus's LayerNorm grad sampler: opacus matches layer types exactly."""
     import torch.nn as nn
     from opacus import GradSampleModule
 
     base = GradSampleModule.GRAD_SAMPLERS[nn.LayerNorm]
     for module in model.modules():
         cls = type(module)
-        if isinstance(module, nn.LayerNorm) and cls.__module__.startswith("open_clip."):
+        if isinstance(module, nn.LayerNorm) and cls.__module__.startswith(LAYER_NORM_PACKAGES):
             GradSampleModule.GRAD_SAMPLERS.setdefault(cls, base)
 
 
 class PrivateTraining:
     """DP-SGD state for one training run; see the module docstring for what it guarantees."""
 
-    def __init__(self, model, dp: dict, *, n: int, batch_size: int, steps_per_epoch: int, epochs: int):
+    def __init__(self, model, dp: dict, *, n: int, batch_size: int, steps_per_epoch: int, epochs: int,
+                 unused: tuple[str, ...] = ()):
         require_opacus()
         import torch.nn as nn
         from opacus import GradSampleModule
@@ -209,18 +271,20 @@ class PrivateTraining:
             raise IncompatibleError(
                 f"dp-sgd: the model has {', '.join(norms)}, which mixes the samples of a batch, so per-sample "
                 "gradients are undefined. DP needs GroupNorm instead, a different architecture; use a model "
-                "without batch norm (e.g. clip-micro-vit)")
+                "without batch norm: clap-micro-gn (the micro CLAP with GroupNorm) for CLAP, clip-micro-vit for CLIP")
         self.n, self.batch_size, self.steps_per_epoch = n, batch_size, steps_per_epoch
         self.sample_rate = batch_size / n
         self.noise_multiplier = noise_for(self.cfg, self.sample_rate, steps_per_epoch * epochs)
         _register_layer_norm_subclasses(model)
         self.attention = batch_first_dp_attention()
-        self.swapped = _swap_attention(model, self.attention)
-        self.frozen = self._freeze(model)
+        self.batch_first = _batch_first_sequences(model)
+        self.swapped = _swap_attention(model, self.attention, tuple(self.batch_first))
+        self.frozen = self._freeze(model, unused)
         self.gsm = GradSampleModule(model, batch_first=True, loss_reduction="mean", strict=True)
 
-    def _freeze(self, model) -> list[str]:
-        """Hold fixed what opacus cannot give per-sample gradients for (see the module docstring)."""
+    def _freeze(self, model, unused: tuple[str, ...]) -> list[str]:
+        """Hold fixed what opacus cannot give per-sample gradients for, and the parameters below
+        ``unused`` (names or module prefixes the loss never uses): see the module docstring."""
         import torch.nn as nn
         from opacus import GradSampleModule
 
@@ -228,9 +292,10 @@ class PrivateTraining:
         for name, module in model.named_modules():
             supported = type(module) in GradSampleModule.GRAD_SAMPLERS and not isinstance(module, nn.Embedding)
             for pname, p in module.named_parameters(recurse=False):
-                if p.requires_grad and not supported:
+                full = f"{name}.{pname}" if name else pname
+                if p.requires_grad and (not supported or any(full == u or full.startswith(f"{u}.") for u in unused)):
                     p.requires_grad_(False)
-                    frozen.append(f"{name}.{pname}" if name else pname)
+                    frozen.append(full)
         return frozen
 
     def wrap_optimizer(self, opt):
@@ -258,15 +323,17 @@ class PrivateTraining:
                 "steps": epoch * self.steps_per_epoch, "epsilon": self.epsilon(epoch),
                 "epsilon_by_epoch": {str(e): self.epsilon(e) for e in range(1, epoch + 1)},
                 "per_sample_gradient": "opacus hooks on the summed batch loss (contrastive: coupled, see dp_sgd)",
-                "swapped_attention": self.swapped, "frozen_parameters": self.frozen}
+                "swapped_attention": self.swapped, "batch_first_adapted": self.batch_first,
+                "frozen_parameters": self.frozen}
 
     def export_state(self, model) -> dict:
         return original_state({k: v.detach().cpu() for k, v in model.state_dict().items()})
 
     def restore(self, model) -> None:
-        """Undo the engine's changes: hooks off, original attention layers, nothing frozen."""
+        """Undo the engine's changes: hooks off, original attention layers and forwards, nothing frozen."""
         self.gsm._close()
         _restore_attention(model, self.attention)
+        _unbatch_first_sequences(model, self.batch_first)
         names = set(self.frozen)
         for name, p in model.named_parameters():
             if name in names:
