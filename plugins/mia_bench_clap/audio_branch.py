@@ -22,6 +22,10 @@ from torch import nn
 
 from .laion import pann_blocks
 
+# Model inputs of towers with a spectrogram latent are log-mels standardised by fixed constants
+# (as CLIP normalises pixels): about the level and spread of speech at -20 dBFS, in dB.
+LOGMEL_MEAN, LOGMEL_STD = -30.0, 20.0
+
 
 class MicroPann(nn.Module):
     def __init__(self, audio_cfg, widths: list[int], embed_dim: int):
@@ -157,8 +161,6 @@ class MicroPannGN(MicroPann):
 
     @staticmethod
     def _mel_norm(pann, mel_bins: int) -> nn.Module:
-        from .model import LOGMEL_MEAN, LOGMEL_STD
-
         affine = nn.Conv2d(mel_bins, mel_bins, kernel_size=1, groups=mel_bins)  # per bin: w * x + b
         with torch.no_grad():
             affine.weight.fill_(1 / LOGMEL_STD)

@@ -19,9 +19,7 @@ from .laion import clap_module
 CONFIG_DIR = Path(__file__).parent / "model_configs"
 ENCODE_BATCH = 256
 AUDIO_CAPS = frozenset({"text", "audio", "gradients"})
-# Model inputs of towers with a spectrogram latent are log-mels standardised by fixed constants
-# (as CLIP normalises pixels): about the level and spread of speech at -20 dBFS, in dB.
-LOGMEL_MEAN, LOGMEL_STD = -30.0, 20.0
+from .audio_branch import LOGMEL_MEAN, LOGMEL_STD  # noqa: E402,F401  (defined with the towers that use them)
 
 
 @lru_cache(maxsize=None)
