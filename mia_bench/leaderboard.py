@@ -348,7 +348,7 @@ def _missing_controls(track: Track, by_key: dict) -> list[str]:
     return list(notes.values())
 
 
-def _seed_scores(record: CellRecord, out_dir: Path):
+def seed_scores(record: CellRecord, out_dir: Path):
     import numpy as np
 
     from .aggregate import SeedScores
@@ -376,7 +376,7 @@ def _loadable_scores(ok: list[Row], by_key: dict, out_dir: Path):
     loaded, kept = [], []
     for r in ok:
         try:
-            loaded.append(_seed_scores(by_key[r.key], out_dir))
+            loaded.append(seed_scores(by_key[r.key], out_dir))
             kept.append(r)
         except RecordError as exc:
             logging.getLogger(__name__).warning("leaving a seed out of the leaderboard: %s", exc)

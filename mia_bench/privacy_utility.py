@@ -57,22 +57,21 @@ def _utility(recs: list[CellRecord]) -> dict:
 
 
 def _scores_summary(recs: list[CellRecord], out_dir: Path | None, delta: float, n_boot: int) -> dict:
-    aucs = [r.metrics.auc for r in recs if r.metrics is not None]
-    fallback = {"auc": sum(aucs) / len(aucs), "auc_ci": list(recs[0].metrics.auc_ci) if len(recs) == 1 and
-                recs[0].metrics else [None, None], "auc_sd": None,
-                "tpr_at_1fpr": recs[0].metrics.tpr_at_1fpr if len(recs) == 1 and recs[0].metrics else None,
-                "eps_lb": None}
+    metrics = [r.metrics for r in recs if r.metrics is not None]
+    one = metrics[0] if len(metrics) == 1 else None  # a one-seed row keeps its own CI without the scores
+    fallback = {"auc": sum(m.auc for m in metrics) / len(metrics), "auc_ci": list(one.auc_ci) if one else [None, None],
+                "auc_sd": None, "tpr_at_1fpr": one.tpr_at_1fpr if one else None, "eps_lb": None}
     if out_dir is None:
         return fallback
     import numpy as np
 
     from .aggregate import aggregate_seeds
     from .dp_audit import epsilon_lower_bound
-    from .leaderboard import _seed_scores
+    from .leaderboard import seed_scores
     from .records import RecordError
 
     try:
-        seeds = [_seed_scores(r, out_dir)[0] for r in recs]
+        seeds = [seed_scores(r, out_dir)[0] for r in recs]
     except (RecordError, OSError, KeyError):  # a record without its score file: no bound rather than a wrong one
         return fallback
     agg = aggregate_seeds(seeds, n_boot=n_boot)
