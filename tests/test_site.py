@@ -337,3 +337,31 @@ def test_rebuild_from_the_same_results_is_byte_identical(built, tmp_path):
     assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
     for rel in files:
         assert (built.site / rel).read_bytes() == (again / rel).read_bytes(), rel
+
+
+def test_an_attack_whose_null_control_failed_still_renders(built, tmp_path):
+    """A null twin can fail while its attack succeeds (WSA finds no pseudo-members on the
+    null CLAP): the attack's entry page must render and say it has no null result, not
+    crash on the failed row's missing AUC."""
+    import json
+
+    from mia_bench.site import build_site
+
+    runs = tmp_path / "runs"
+    shutil.copytree(built.root / "runs" / "toy", runs / "toy")
+    cells = runs / "toy" / "cells"
+    null = next(r for r in built.records["toy"] if r.ok and r.cell.attack == "csa" and r.cell.is_control)
+    record = json.loads((cells / f"{null.key}.json").read_text())
+    failed = {k: record[k] for k in ("attack", "cell", "environment", "key", "schema", "target_label",
+                                     "threat_model") if k in record}
+    failed.update(status="error", error="RuntimeError: the null twin failed", traceback="Traceback: …")
+    (cells / f"{null.key}.json").write_text(json.dumps(failed))
+    for extra in cells.glob(f"{null.key}.*"):
+        if extra.suffix != ".json":
+            extra.unlink()
+    site = tmp_path / "site"
+    build_site(site, [runs])
+    attack = next(r for r in built.records["toy"] if r.ok and r.cell.attack == "csa" and not r.cell.is_control)
+    html = (site / "toy" / "entries" / f"{attack.key}.html").read_text()
+    assert "the null control failed" in html and "no null control in this results folder" not in html
+    assert f"{null.key}.html" in {p.name for p in (site / "toy" / "entries").iterdir()}
