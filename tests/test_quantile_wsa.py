@@ -122,6 +122,29 @@ def test_wsa_pseudo_members_are_the_pairs_above_mean_plus_1_5_std(planted):
     assert out.info["pseudo_members"] == int((cos >= threshold).sum()) > 0
 
 
+def test_wsa_quantile_threshold_is_the_non_members_quantile_at_phi_k(planted):
+    split, challenge, _, target = planted
+    out = WSA(WSAOptions(threshold="quantile")).run(target, challenge, _ctx(split))
+    _, _, rcos = _cos(target, split.auxiliary.population)
+    _, _, cos = _cos(target, challenge.samples)
+    rank = 0.9331927987311419 * (len(rcos) - 1)  # Phi(1.5), numpy's default (linear) quantile by hand
+    lo = np.sort(rcos)[int(np.floor(rank))]
+    hi = np.sort(rcos)[int(np.ceil(rank))]
+    threshold = lo + (rank - np.floor(rank)) * (hi - lo)
+    assert out.info["threshold"] == pytest.approx(threshold, abs=1e-12)
+    np.testing.assert_array_equal(out.features["pseudo_member"], cos >= threshold)
+
+
+def test_wsa_quantile_threshold_stays_reachable_where_mean_plus_std_exceeds_one():
+    from mia_bench_baselines.wsa import pseudo_threshold
+
+    spread = np.r_[np.full(70, 0.95), np.full(30, -0.2)]  # two clumps: mean + 1.5 std > 1
+    assert pseudo_threshold(spread, "mean+std", 1.5) > 1.0
+    assert pseudo_threshold(spread, "quantile", 1.5) == pytest.approx(0.95)
+    with pytest.raises(ValueError, match=r"valid: mean\+std, quantile"):
+        pseudo_threshold(spread, "median", 1.5)
+
+
 def test_wsa_scores_are_the_logit_of_an_mlp_on_pseudo_members_vs_known_non_members(planted):
     """Transductive, unbalanced, no early stopping: the scores must equal those of an MLP fitted
     here on the hand-made training set, with the random state the attack draws from its stream."""
@@ -170,7 +193,7 @@ def test_wsa_finds_the_planted_signal_when_cross_fitted():
 def test_wsa_without_pseudo_members_says_so(planted):
     split, challenge, _, target = planted
     with pytest.raises(InvalidOptionsError, match=r"wsa: 0 challenge pairs reach the pseudo-member threshold .* "
-                                                  r"Lower std_multiplier"):
+                                                  r"Lower std_multiplier.*threshold=quantile"):
         WSA(WSAOptions(std_multiplier=100.0)).run(target, challenge, _ctx(split))
 
 

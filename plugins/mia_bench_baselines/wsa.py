@@ -29,8 +29,11 @@ rather than fall back to another score.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from pydantic import BaseModel, Field
+from scipy.stats import norm
 
 from mia_bench.attack import Attack, AttackContext, AttackOutput
 from mia_bench.data import AuxiliaryData, Challenge
@@ -41,9 +44,16 @@ from .reference import check_reference, pair_embeddings, reference_pairs
 MIN_REFERENCE = 10
 
 
+THRESHOLDS = ("mean+std", "quantile")
+
+
 class WSAOptions(BaseModel):
+    threshold: Literal["mean+std", "quantile"] = Field(
+        "mean+std", description="pseudo-member threshold on known non-members' cosine: mean+std (the paper: mean + "
+                                "std_multiplier x std) or quantile (their empirical quantile at Phi(std_multiplier), "
+                                "the same point for Gaussian cosines; for spread or skewed ones it stays below 1)")
     std_multiplier: float = Field(1.5, description="pseudo-member threshold: mean + this x std of known "
-                                                   "non-members' cosine")
+                                                   "non-members' cosine (quantile: at Phi(this))")
     hidden: list[int] = Field([512, 256, 128], min_length=1, description="MLP hidden layer sizes")
     epochs: int = Field(15, ge=1, description="MLP training epochs at most")
     lr: float = Field(1e-3, gt=0.0, description="Adam learning rate")
@@ -74,7 +84,7 @@ class WSA(Attack):
         ref = reference_pairs(context.auxiliary, o.reference)
         ref_m, ref_t, ref_cos = pair_embeddings(target, ref, context.modality)
         media, text, cos = pair_embeddings(target, challenge.samples, context.modality)
-        threshold = float(ref_cos.mean() + o.std_multiplier * ref_cos.std())
+        threshold = pseudo_threshold(ref_cos, o.threshold, o.std_multiplier)
         pseudo = cos >= threshold
         ref_x, x = np.concatenate([ref_m, ref_t], 1), np.concatenate([media, text], 1)
         fold = fold_of_rows(challenge.samples.identities, challenge.samples.ids, o.folds, context.rng)
@@ -94,11 +104,15 @@ class WSA(Attack):
 
     def _need_pseudo(self, n_train: int, n_total: int, threshold: float) -> None:
         if n_train < self.options.min_pseudo:
+            o = self.options
+            rule = (f"mean + {o.std_multiplier} std" if o.threshold == "mean+std"
+                    else f"the {norm.cdf(o.std_multiplier):.4f} quantile")
             raise InvalidOptionsError(
-                f"wsa: {n_total} challenge pairs reach the pseudo-member threshold {threshold:.4f} (mean + "
-                f"{self.options.std_multiplier} std of known non-members' cosine), {n_train} in a training fold; "
-                f"it needs at least {self.options.min_pseudo} to train the attack model. Lower std_multiplier, "
-                "lower min_pseudo, or use fewer folds."
+                f"wsa: {n_total} challenge pairs reach the pseudo-member threshold {threshold:.4f} ({rule} of known "
+                f"non-members' cosine), {n_train} in a training fold; it needs at least {o.min_pseudo} to train the "
+                "attack model. Lower std_multiplier, lower min_pseudo, use fewer folds"
+                + (", or threshold=quantile (a threshold above 1 cannot be reached by a cosine)."
+                   if o.threshold == "mean+std" else ".")
             )
 
     def _fit(self, pseudo_x: np.ndarray, ref_x: np.ndarray, pseudo_ids: np.ndarray, rng: np.random.Generator):
@@ -111,6 +125,18 @@ class WSA(Attack):
         X = np.concatenate([pos, neg]).astype(np.float64)
         y = np.r_[np.ones(len(pos), int), np.zeros(len(neg), int)]
         return train_mlp(X, y, o, rng)
+
+
+def pseudo_threshold(ref_cos: np.ndarray, rule: str, std_multiplier: float) -> float:
+    """The cosine a challenge pair must reach to become a pseudo-member. ``mean+std``: the
+    paper's mean + k std (ddof=0). ``quantile``: the known non-members' empirical quantile
+    at Phi(k), which equals it when their cosines are Gaussian (k=1.5: 0.9332) and, unlike
+    it, never leaves the range of the cosines they have."""
+    if rule == "mean+std":
+        return float(ref_cos.mean() + std_multiplier * ref_cos.std())
+    if rule == "quantile":
+        return float(np.quantile(ref_cos, norm.cdf(std_multiplier)))
+    raise ValueError(f"threshold={rule!r} is not valid; valid: {', '.join(THRESHOLDS)}")
 
 
 def train_mlp(X: np.ndarray, y: np.ndarray, o: WSAOptions, rng: np.random.Generator):
