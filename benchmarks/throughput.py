@@ -399,7 +399,8 @@ def to_markdown(res: dict) -> str:
              + (f" ({m['gpu']})" if m["gpu"] else "") + f"; torch {m['torch']}, open_clip {m['open_clip']}, "
              f"Python {m['python']}, git {m['git_revision']}; 1-min load average {m['load_average_1min_at_start']:.1f} at "
              f"start, {m['load_average_1min_at_end']:.1f} at end. Regenerate with `{res['command']}`. Rates: median "
-             f"[min–max] of {s['repeats']} timed repeats after one warm-up, modes interleaved round-robin.", "",
+             f"[min–max] of {s['repeats']} timed repeats (embedding: {s.get('embedding_repeats', s['repeats'])}) after one "
+             "warm-up, modes interleaved round-robin.", "",
              f"## Embedding ({s['arch']}, random weights)", "", EMBED_NOTE, "",
              "| input | items | batch | harness items/s | bare items/s | harness / bare | bare+prep items/s "
              "| harness / bare+prep |", "|---|---|---|---|---|---|---|---|"]
@@ -497,17 +498,21 @@ def main() -> None:
     device = pick_device(args.device)
     load = os.getloadavg()[0]  # other work on the CPU shows up as spread in every number below
     repeats, epochs, seed = (2, 2, 0) if args.quick else (5, 3, 0)
+    # an embedding pass takes a tenth of a second, so its medians need more repeats to stand
+    # out of a shared VM's noise (5 repeats put the same two loops anywhere from 86% to 97%)
+    embed_repeats = 5 * repeats
     world = build_pii_world(PiiWorldConfig(n_identities=50, n_background=600, seed=0))  # 400 + 600 = 1000 pairs
     pairs = Samples.concat([world.pii, world.background])
     images = np.concatenate([pairs.images] * 2)  # 2000 rows: several full encode batches
     texts = list(pairs.texts) * 2
-    settings = {"quick": args.quick, "arch": args.arch, "repeats": repeats, "epochs": epochs, "batch": 128,
+    settings = {"quick": args.quick, "arch": args.arch, "repeats": repeats, "embedding_repeats": embed_repeats,
+                "epochs": epochs, "batch": 128,
                 "train_pairs": len(pairs), "audit_target": f"clip-micro-vit?device={args.device}",
                 "audit_dataset": "pii-faces-small", "long_epochs": args.long_epochs}
     log(f"embedding: {len(images)} images / texts on {device}")
-    embedding = bench_embedding(args.arch, seed, device, images, texts, repeats)
+    embedding = bench_embedding(args.arch, seed, device, images, texts, embed_repeats)
     log("audio embedding: mia-micro-clap")
-    embedding.append(bench_audio_embedding("mia-micro-clap", seed, device, 1024, repeats))
+    embedding.append(bench_audio_embedding("mia-micro-clap", seed, device, 1024, embed_repeats))
     log(f"training: {len(pairs)} pairs x {epochs} epochs")
     training = bench_training(args.arch, seed, device, pairs, epochs, settings["batch"], repeats)
     training_long = []
