@@ -496,14 +496,19 @@ AGG_COLUMNS = ("attack", "target", "defense", "seeds", "AUC mean [95% CI]", "SD"
                "shadows", "biometric", "check")
 
 
+def seeds_text(row) -> str:
+    """The seeds a row's figures stand on, and how many more failed (their errors are in the JSON)."""
+    errors = f" ({len(row.seed_errors)} failed)" if row.seed_errors else ""
+    return ",".join(str(s) for s in row.seeds if str(s) not in row.seed_errors) + errors
+
+
 def aggregate_cells(row) -> dict[str, str]:
     if row.error:
         return {"attack": row.attack, "target": row.target, "defense": defense_label(row.defense),
                 "seeds": ",".join(map(str, row.seeds)), "AUC mean [95% CI]": "error: " + row.error[:60]}
-    errors = f" ({len(row.seed_errors)} failed)" if row.seed_errors else ""
     return {
         "attack": row.attack, "target": row.target, "defense": defense_label(row.defense),
-        "seeds": ",".join(str(s) for s in row.seeds if str(s) not in row.seed_errors) + errors,
+        "seeds": seeds_text(row),
         "AUC mean [95% CI]": f"{row.auc:.3f} {_ci_text(row.auc_ci)}", "SD": "" if row.auc_sd is None else fmt(row.auc_sd),
         "vs blind": _signed(row.margin_blind, row.margin_blind_ci),
         "vs null": _signed(row.margin_null, row.margin_null_ci),
@@ -589,9 +594,11 @@ def summary_markdown(tracks: list[Track]) -> str:
             null = sides.get("null")
             flags = sorted({f.upper() for r in sides.values() for f in r.flags})
             cells = [attack, *([defense_label(defense)] if defended else []),
-                     "(model-free)" if main.model_free else target, ",".join(map(str, main.seeds)),
+                     "(model-free)" if main.model_free else target,
+                     ",".join(map(str, main.seeds)) if main.auc is None else seeds_text(main),
                      "error" if main.auc is None else f"{main.auc:.3f} {_ci_text(main.auc_ci)}",
-                     "" if null is None or null is main or null.auc is None else f"{null.auc:.3f} {_ci_text(null.auc_ci)}",
+                     "" if null is None or null is main else
+                     "error" if null.auc is None else f"{null.auc:.3f} {_ci_text(null.auc_ci)}",
                      _pooled_cell(main.tpr_1_pooled), "; ".join(flags)]
             out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         out.append("")

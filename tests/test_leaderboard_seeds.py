@@ -137,3 +137,22 @@ def test_controls_off_chance_and_inverted_attacks_are_flagged(tmp_path):
     assert sum(len(t.rows) for t in build_tracks(records)) == len(records)
     md = (write_leaderboard(out, records, plots=False, n_boot=300), (out / "leaderboard.md").read_text())[1]
     assert "CONTROL OFF CHANCE" in md and "INVERTED" in md
+
+
+def test_summary_names_the_seeds_a_row_stands_on_and_a_failed_null(tmp_path):
+    """A row whose seed 1 failed stands on seeds 0 and 2, and a null control that failed on
+    every seed reads "error", not as a missing control."""
+    out, rng = tmp_path / "out", np.random.default_rng(1)
+    labels = np.arange(200) < 100
+    records = [_write(out, "flaky", "m", "none", seed, _scores(rng, labels, 1.0), labels) for seed in (0, 2)]
+    for seed, control in ((1, "none"), (0, "null"), (1, "null"), (2, "null")):
+        rec = CellRecord(key=f"flaky-m-{control}-{seed}", status="error",
+                         cell=CellSpec("flaky", "m", "world", "none", seed, "pair", control),
+                         attack=AttackInfo("flaky", "1", "hand"), error="RuntimeError: no pseudo-members",
+                         threat_model=ThreatModel(True, ("media",), ("media",), False, False))
+        write_cell(out, rec, None)
+        records.append(rec)
+    write_leaderboard(out, records, plots=False, n_boot=100)
+    line = next(x for x in (out / "summary.md").read_text().splitlines() if x.startswith("| flaky"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[2] == "0,2 (1 failed)" and cells[4] == "error"
