@@ -150,6 +150,49 @@ def bootstrap_ci(scores, labels, statistic: Callable, *, n_boot: int = 1000, con
     return _percentiles(defined, confidence)
 
 
+ROC_BLOCK = 4_000_000  # weights per block of replicates (32 MB of float64): bounds memory on large challenges
+
+
+def roc_bootstrap(scores, labels, *, n_boot: int = 1000, seed: int = 0, groups=None,
+                  fprs: tuple[float, ...] = (0.01, 0.001)) -> dict[str, np.ndarray]:
+    """The ROC statistics of ``n_boot`` stratified (cluster) bootstrap resamples at once:
+    ``balanced_accuracy`` (best threshold) and ``tpr_at_1fpr`` / ``tpr_at_01fpr`` (NaN where
+    a resample has too few non-members to resolve the FPR), each ``(n_boot,)``.
+
+    The same resamples as :func:`bootstrap_ci` with the same ``seed`` (it draws the same
+    multiplicities), and the same numbers: a resample's ROC is the weighted cumulative count
+    of members and non-members down the scores sorted once, and a score a resample did not
+    draw only repeats the previous ROC point, which changes neither maximum. Vectorised
+    over replicates, it replaces a Python loop of ``n_boot`` ROC curves per statistic."""
+    s, y = _check(scores, labels)
+    g = _check_groups(groups, s.size)
+    rng = np.random.default_rng(seed)
+    w_pos, w_neg = _class_weights(y, g, n_boot, rng, True), _class_weights(y, g, n_boot, rng, False)
+    order = np.argsort(-s, kind="mergesort")
+    member = y[order]
+    rank = np.empty(s.size, dtype=np.int64)
+    rank[order] = np.arange(s.size)
+    pos_cols, neg_cols = rank[np.nonzero(y)[0]], rank[np.nonzero(~y)[0]]
+    last_of_run = np.r_[np.nonzero(np.diff(s[order]))[0], s.size - 1]
+    names = {0.01: "tpr_at_1fpr", 0.001: "tpr_at_01fpr"}
+    out = {"balanced_accuracy": np.empty(n_boot), **{names.get(a, f"tpr_at_{a:g}fpr"): np.empty(n_boot) for a in fprs}}
+    step = max(1, ROC_BLOCK // max(s.size, 1))
+    for lo in range(0, n_boot, step):
+        hi = min(n_boot, lo + step)
+        w = np.zeros((hi - lo, s.size))
+        w[:, pos_cols], w[:, neg_cols] = w_pos[lo:hi], w_neg[lo:hi]
+        n_p, n_n = w_pos[lo:hi].sum(1, keepdims=True), w_neg[lo:hi].sum(1, keepdims=True)
+        tp = np.cumsum(np.where(member, w, 0.0), axis=1)[:, last_of_run]
+        fp = np.cumsum(np.where(member, 0.0, w), axis=1)[:, last_of_run]
+        zeros = np.zeros((hi - lo, 1))
+        tpr, fpr = np.hstack([zeros, tp / n_p]), np.hstack([zeros, fp / n_n])
+        out["balanced_accuracy"][lo:hi] = ((tpr + 1 - fpr) / 2).max(1)
+        for a in fprs:
+            best = np.where(fpr <= a + 1e-12, tpr, -np.inf).max(1)
+            out[names.get(a, f"tpr_at_{a:g}fpr")][lo:hi] = np.where(n_n[:, 0] < 1.0 / a - 1e-9, np.nan, best)
+    return out
+
+
 def _percentiles(values: np.ndarray, confidence: float) -> tuple[float, float]:
     alpha = (1 - confidence) / 2
     lo, hi = np.quantile(values, [alpha, 1 - alpha])
@@ -217,20 +260,24 @@ def evaluate(scores, labels, decisions=None, *, n_boot: int = 1000, confidence: 
     bal, thr = best_balanced_accuracy(s, y)
     dec = np.asarray(decisions, dtype=bool) if decisions is not None else s >= thr
     dm = decision_metrics(dec, y)
-    boot = lambda stat: bootstrap_ci(s, y, stat, n_boot=n_boot, confidence=confidence, seed=seed,  # noqa: E731
-                                     groups=groups)
+    reps = roc_bootstrap(s, y, n_boot=n_boot, seed=seed, groups=groups)
+
+    def interval(name: str) -> tuple[float | None, float | None]:
+        defined = reps[name][~np.isnan(reps[name])]
+        return _percentiles(defined, confidence) if defined.size else (None, None)
+
     return MetricReport(
         n_members=int(y.sum()),
         n_nonmembers=int((~y).sum()),
         auc=auc(s, y),
         auc_ci=_percentiles(auc_bootstrap(s, y, n_boot, seed, groups), confidence),
         balanced_accuracy=bal,
-        balanced_accuracy_ci=boot(lambda a, b: best_balanced_accuracy(a, b)[0]),
+        balanced_accuracy_ci=interval("balanced_accuracy"),
         threshold=thr,
         tpr_at_1fpr=tpr_at_fpr(s, y, 0.01),
-        tpr_at_1fpr_ci=boot(lambda a, b: tpr_at_fpr(a, b, 0.01)),
+        tpr_at_1fpr_ci=interval("tpr_at_1fpr"),
         tpr_at_01fpr=tpr_at_fpr(s, y, 0.001),
-        tpr_at_01fpr_ci=boot(lambda a, b: tpr_at_fpr(a, b, 0.001)),
+        tpr_at_01fpr_ci=interval("tpr_at_01fpr"),
         precision=dm["precision"],
         recall=dm["recall"],
         decision_accuracy=decision_metrics(decisions, y)["balanced_accuracy"] if decisions is not None else None,

@@ -76,6 +76,47 @@ def test_vectorised_bootstrap_matches_generic():
     assert lo < M.auc(s, y) < hi
 
 
+@pytest.mark.parametrize("grouped", [False, True])
+def test_roc_bootstrap_equals_the_statistic_on_each_resample(grouped, monkeypatch):
+    """The vectorised ROC bootstrap gives, replicate by replicate, exactly what the scalar
+    functions give on the resampled rows: ties, groups of unequal size (cluster resamples
+    of varying length) and a challenge where 0.1% FPR is sometimes not resolvable."""
+    rng = np.random.default_rng(3)
+    n = 2000
+    y = rng.permutation(np.arange(n) < n // 2)  # exactly 1,000 non-members: 0.1% FPR just resolvable
+    s = np.round(rng.normal(0.6 * y, 1.0), 1)  # rounded: many tied scores
+    groups = rng.integers(0, 600, n).astype(str) if grouped else None
+    monkeypatch.setattr(M, "ROC_BLOCK", 7 * n)  # several blocks of replicates
+    reps = M.roc_bootstrap(s, y, n_boot=40, seed=5, groups=groups)
+    g = None if groups is None else np.asarray(groups)
+    r = np.random.default_rng(5)
+    w_pos, w_neg = M._class_weights(y, g, 40, r, True), M._class_weights(y, g, 40, r, False)
+    pos, neg = np.nonzero(y)[0], np.nonzero(~y)[0]
+    unresolvable = 0
+    for b in range(40):
+        idx = np.concatenate([np.repeat(pos, w_pos[b].astype(int)), np.repeat(neg, w_neg[b].astype(int))])
+        assert reps["balanced_accuracy"][b] == M.best_balanced_accuracy(s[idx], y[idx])[0]
+        for name, a in (("tpr_at_1fpr", 0.01), ("tpr_at_01fpr", 0.001)):
+            want = M.tpr_at_fpr(s[idx], y[idx], a)
+            if want is None:
+                unresolvable += 1
+                assert np.isnan(reps[name][b])
+            else:
+                assert reps[name][b] == want
+    assert (unresolvable > 0) == grouped  # cluster resamples vary in size: some fall below 1,000 non-members
+
+
+def test_evaluate_intervals_match_the_generic_bootstrap():
+    rng = np.random.default_rng(4)
+    y = np.r_[np.ones(300, bool), np.zeros(1200, bool)]
+    s = rng.normal(0.8 * y, 1.0)
+    report = M.evaluate(s, y, n_boot=200, seed=2)
+    assert report.balanced_accuracy_ci == M.bootstrap_ci(
+        s, y, lambda a, b: M.best_balanced_accuracy(a, b)[0], n_boot=200, seed=2)
+    assert report.tpr_at_1fpr_ci == M.bootstrap_ci(s, y, lambda a, b: M.tpr_at_fpr(a, b, 0.01), n_boot=200, seed=2)
+    assert report.tpr_at_01fpr_ci == M.bootstrap_ci(s, y, lambda a, b: M.tpr_at_fpr(a, b, 0.001), n_boot=200, seed=2)
+
+
 def test_ci_width_shrinks_like_one_over_sqrt_n():
     rng = np.random.default_rng(2)
 
