@@ -112,6 +112,30 @@ def test_planted_signal_is_found_and_the_null_target_is_at_chance(tmp_path, cls,
     assert real.info["setting"] == "data+arch+algorithm" and real.info["shadow_train_accuracy"] > 0.8
 
 
+def test_a_target_and_its_null_share_one_shadow_classifier_fit(tmp_path, monkeypatch):
+    """The classifier is trained on the shadow encoder only: the null control's cell (same
+    features, same stream) reuses the target cell's fit; other options fit their own."""
+    import mia_bench_encodermi.attack as attack_mod
+
+    _context.tmp = tmp_path
+    monkeypatch.setattr(attack_mod, "_FITTED", type(attack_mod._FITTED)())
+    split = toy_split(0, n=30, n_identities=120)
+    challenge, labels = split.challenge("pair")
+    fits = []
+    real_fit = attack_mod.ThresholdClassifier.fit
+    monkeypatch.setattr(attack_mod.ThresholdClassifier, "fit", lambda self, *a: fits.append(1) or real_fit(self, *a))
+    attack = EncoderMIT(EncoderMIOptions(n_views=6, ops=["flip"], shadow_train_photos=2))
+    real = attack.run(Memoriser(split.train), challenge, _context(split))
+    n_fits = len(fits)  # the classifier and its 5 cross-validation folds
+    null = attack.run(Memoriser(split.null_train), challenge, _context(split))
+    assert len(fits) == n_fits == 6
+    assert null.info["shadow_cv_accuracy"] == real.info["shadow_cv_accuracy"]
+    assert auc(real.scores, labels) > 0.9  # the shared classifier still scores each target's own features
+    EncoderMIT(EncoderMIOptions(n_views=5, ops=["flip"], shadow_train_photos=2)).run(
+        Memoriser(split.train), challenge, _context(split))
+    assert len(fits) == 2 * n_fits
+
+
 def test_knowledge_settings_pick_the_substitutes(tmp_path):
     _context.tmp = tmp_path
     split = toy_split(0, n=10)

@@ -17,6 +17,7 @@ the shadow encoder's own training augmentation (``views=training``; ``views=fixe
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 
 import numpy as np
 from pydantic import BaseModel, Field, model_validator
@@ -129,7 +130,22 @@ class _EncoderMI(Attack):
 
         path = context.cache.get_or_build("encodermi-features", key, build_features)
         with np.load(path / "features.npz") as z:
-            return z["sims"], z["labels"], {**facts, "_groups": z["groups"], "_views": spec}
+            return z["sims"], z["labels"], {**facts, "_groups": z["groups"], "_views": spec, "_key": key}
+
+    def trained_classifier(self, sims: np.ndarray, labels: np.ndarray, groups: np.ndarray, features_key: str,
+                           seed: int, run_seed: int) -> tuple:
+        """``(classifier, shadow train accuracy, shadow 5-fold accuracy)``, fitted on the shadow
+        features. The classifier sees only the shadow encoder, never the target, so a target and
+        its null control (same features, same stream) share one fit within a process."""
+        key = (type(self).__name__, self.options.model_dump_json(), features_key, seed, run_seed)
+        if key not in _FITTED:
+            clf = self._classifier(seed).fit(sims, labels)
+            _FITTED[key] = (clf, float((clf.decide(sims) == labels).mean()),
+                            self.shadow_cv_accuracy(sims, labels, groups, run_seed))
+            while len(_FITTED) > _FITTED_MAX:
+                _FITTED.popitem(last=False)
+        _FITTED.move_to_end(key)
+        return _FITTED[key]
 
     def shadow_cv_accuracy(self, sims: np.ndarray, labels: np.ndarray, groups: np.ndarray, seed: int,
                            folds: int = 5) -> float:
@@ -147,15 +163,14 @@ class _EncoderMI(Attack):
     def run(self, target, challenge: Challenge, context: AttackContext) -> AttackOutput:
         t0 = time.perf_counter()
         shadow_sims, shadow_labels, facts = self.shadow_features(context)
-        groups, spec = facts.pop("_groups"), facts.pop("_views")
-        clf = self._classifier(int(context.rng.integers(2**31))).fit(shadow_sims, shadow_labels)
+        groups, spec, features_key = facts.pop("_groups"), facts.pop("_views"), facts.pop("_key")
+        clf, shadow_acc, cv_acc = self.trained_classifier(shadow_sims, shadow_labels, groups, features_key,
+                                                          int(context.rng.integers(2**31)), context.seed)
         prepared = time.perf_counter()
         s = challenge.samples
         media = s.media(context.modality)
         sims = self.features(target.encode_media, media, s.ids, context.seed, spec)
         scores, decisions = clf.score(sims), clf.decide(sims)
-        shadow_acc = float((clf.decide(shadow_sims) == shadow_labels).mean())
-        cv_acc = self.shadow_cv_accuracy(shadow_sims, shadow_labels, groups, context.seed)
         return AttackOutput(
             scores=np.asarray(scores, np.float64),
             decisions=decisions,
@@ -164,6 +179,10 @@ class _EncoderMI(Attack):
                   "preparation_seconds": prepared - t0,
                   "audit_seconds": time.perf_counter() - prepared},
         )
+
+
+_FITTED: OrderedDict = OrderedDict()  # shadow classifiers of this process, most recent last
+_FITTED_MAX = 16
 
 
 class EncoderMIV(_EncoderMI):
