@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from . import metrics
+from . import metrics, output_cache
 from .attack import Attack, AttackContext, AttackOutput
 from .cache import Cache, stable_hash
 from .data import Challenge, MembershipSplit
@@ -205,7 +205,7 @@ class Runner:
         return {"plugins": self.plan.plugins.refs(),
                 # absolute: a worker's working directory need not be ours
                 "out_dir": str(Path(cfg.out_dir).resolve()), "cache_root": str(cfg.cache.root.resolve()),
-                "n_boot": cfg.n_boot, "folds": cfg.folds}
+                "n_boot": cfg.n_boot, "folds": cfg.folds, "rerun": cfg.rerun}
 
     def run_group(self, cells: list[Cell]) -> RunSummary:
         """Run these cells here, one by one; a failing cell is recorded and the rest go on."""
@@ -251,7 +251,7 @@ class Runner:
         challenge, labels = split.challenge(cell.unit)
         challenge = strip_challenge(challenge, attack)
         attack.check_auxiliary(split.auxiliary)  # before the target is built: fail before any model loads
-        target = None
+        target, inner = None, None
         if not attack.model_free:
             inner = self.target(cell)
             target = MeteredTarget(inner, attack.name, allow_media=attack.sends_biometrics())
@@ -260,16 +260,10 @@ class Runner:
 
                 self._utility[inner.fingerprint] = utility_metrics(inner, split)
         context = self.context_for(cell, split)
-        t0 = time.perf_counter()
-        if attack.supervised:
-            output = cross_fit(attack, target, challenge, labels, context, self.config.folds)
-        else:
-            output = attack.run(target, challenge, context)
-        seconds = time.perf_counter() - t0
-        output = output.validated(len(challenge), attack.name)
+        output, seconds, counts = self._attack_output(cell, attack, split, target, inner, challenge, labels, context)
         report = metrics.evaluate(output.scores, labels, output.decisions, n_boot=self.config.n_boot, seed=cell.seed,
                                   groups=row_groups(challenge))
-        record = self._record(cell, attack, split, target, output, report, seconds)
+        record = self._record(cell, attack, split, target, output, report, seconds, counts)
         arrays = {"scores": output.scores, "labels": labels, "ids": np.array(challenge.samples.ids),
                   "groups": row_groups(challenge)}  # the identity of each row: the leaderboard resamples by it
         if output.decisions is not None:
@@ -277,10 +271,39 @@ class Runner:
         arrays.update({f"feature_{k}": np.asarray(v) for k, v in output.features.items()})
         write_cell(self.config.out_dir, record, arrays)
 
-    def _record(self, cell, attack, split, target, output, report, seconds) -> CellRecord:
+    def _attack_output(self, cell, attack, split, target, inner, challenge, labels, context):
+        """``(output, seconds, target query counts)``: from the output cache when this exact
+        attack, code, target and split have run before (not with ``--rerun``), else computed
+        and cached. ``seconds`` is always the computation's own time."""
+        def compute():
+            t0 = time.perf_counter()
+            if attack.supervised:
+                out = cross_fit(attack, target, challenge, labels, context, self.config.folds)
+            else:
+                out = attack.run(target, challenge, context)
+            seconds = time.perf_counter() - t0
+            return (out.validated(len(challenge), attack.name), seconds,
+                    dict(target.counts) if isinstance(target, MeteredTarget) else {})
+
+        if self.config.rerun:
+            return compute()
+        key = output_cache.output_key(cell.key, attack, inner, split.fingerprint(), cell.unit, cell.seed, self.config.folds)
+        computed: list = []
+
+        def build(work: Path) -> dict:
+            computed.append(compute())
+            output_cache.store(work, *computed[0])
+            return {"attack": attack.name, "cell": cell.key}
+
+        entry = self.config.cache.get_or_build(output_cache.KIND, key, build)
+        if computed:
+            return computed[0]
+        output, seconds, counts = output_cache.load(entry)
+        return output.validated(len(challenge), attack.name), seconds, counts
+
+    def _record(self, cell, attack, split, target, output, report, seconds, counts) -> CellRecord:
         resolved = self.plan.attacks[cell.attack]
         n = len(output.scores)
-        counts = dict(target.counts) if isinstance(target, MeteredTarget) else {}
         return CellRecord(
             key=cell.key,
             status="ok",
@@ -357,5 +380,6 @@ def run_cell_group(payload: dict) -> RunSummary:
         raise MiaBenchError(f"a worker resolved cells {[c.key for c in plan.cells]} where the driver sent "
                             f"{[c.key for c in cells]}: its plugins or versions differ from the driver's")
     config = RunConfig(Path(payload["out_dir"]), Cache(payload["cache_root"]), n_boot=payload["n_boot"],
-                       folds=payload["folds"], progress=False)  # serial inside a task: no nested pools
+                       folds=payload["folds"], rerun=payload.get("rerun", False),
+                       progress=False)  # serial inside a task: no nested pools
     return Runner(plan, config).run_group(plan.cells)

@@ -132,9 +132,9 @@ def test_cli_executor_options_and_env_vars():
     assert bad.exit_code == 2 and "'dask' is not one of 'serial', 'process', 'ray'" in bad.output
 
 
-def _run(out, cache, attacks, executor):
+def _run(out, cache, attacks, executor, rerun=False):
     plan = build_plan(attacks, ["counted-toy", "counted-toy?control=null"], ["toy"], None, [0])
-    return Runner(plan, RunConfig(out, cache, n_boot=50, progress=False, executor=executor)).run()
+    return Runner(plan, RunConfig(out, cache, n_boot=50, progress=False, executor=executor, rerun=rerun)).run()
 
 
 def _comparable(record) -> dict:
@@ -151,7 +151,7 @@ def test_fan_out_gives_serial_results_and_resumes_without_rebuilding(request, pl
     (cache.root / "builds.log").unlink()
     executor = _executor(request, name)
     t0 = time.perf_counter()
-    fanned = _run(tmp_path / "fanned", cache, attacks, executor)
+    fanned = _run(tmp_path / "fanned", cache, attacks, executor, rerun=True)  # computed, not the cached outputs
     print(f"{name}: fan-out run {time.perf_counter() - t0:.1f} s")
 
     assert sorted(fanned.finished) == sorted(serial.finished) and len(fanned.finished) >= 6

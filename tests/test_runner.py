@@ -161,3 +161,65 @@ def test_bad_names_and_options(plugins):
         build_plan(["csa-aug?n_views=0"], ["toy"], ["toy"])
     with pytest.raises(InvalidOptionsError, match="control='nul' is not valid"):
         build_plan(["csa"], ["toy?control=nul"], ["toy"])
+
+
+class Counting(Attack):
+    """The planted signal's cosine, counting its runs; ``shift`` is an option, so it keys the output."""
+
+    from pydantic import BaseModel as _Base
+
+    class Options(_Base):
+        shift: float = 0.0
+
+    name = "counting"
+    units = ("pair",)
+    inputs = frozenset({"text", "media"})
+    requires = frozenset({"text", "media"})
+    runs: list = []
+
+    def run(self, target, challenge, context):
+        Counting.runs.append(target.fingerprint)
+        t = target.encode_text(list(challenge.samples.texts))
+        m = target.encode_image(challenge.samples.images)
+        return AttackOutput(scores=(t * m).sum(1) + self.options.shift, info={"shadow_models_trained": 1})
+
+
+class _Counting:
+    @staticmethod
+    @hookimpl
+    def register_attacks(register):
+        register(Counting)
+
+
+def test_a_warm_run_into_a_fresh_folder_reuses_attack_outputs_but_rerun_and_new_options_recompute(
+        plugins, tmp_path, cache):
+    from mia_bench.results import load_scores
+
+    def run(out, attacks, rerun=False):
+        with isolated_plugins(toy_plugin, _Counting()):
+            plan = build_plan(attacks, ["toy", "toy?control=null"], ["toy"], None, [0])
+            Runner(plan, RunConfig(tmp_path / out, cache, n_boot=100, progress=False, rerun=rerun)).run()
+        return {(r.cell.attack, r.cell.control): r for r in load_records(tmp_path / out)}
+
+    Counting.runs.clear()
+    cold = run("cold", ["counting"])
+    assert len(Counting.runs) == 2  # the target and its null: their outputs are never shared
+    warm = run("warm", ["counting"])
+    assert len(Counting.runs) == 2  # nothing recomputed
+    for key, rec in cold.items():
+        again = warm[key]
+        assert again.metrics == rec.metrics and again.cost.target_queries == rec.cost.target_queries
+        assert again.cost.seconds == rec.cost.seconds  # the computation's own time, not the cache read
+        assert again.info["output_from_cache"] is True and again.cost.shadow_models_trained == 0
+        a, b = load_scores(tmp_path / "cold", rec.key), load_scores(tmp_path / "warm", rec.key)
+        assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert cold[("counting", "none")].metrics.auc != cold[("counting", "null")].metrics.auc
+    run("rerun", ["counting"], rerun=True)
+    assert len(Counting.runs) == 4
+    shifted = run("shifted", ["counting?shift=1.0"])
+    assert len(Counting.runs) == 6 and "output_from_cache" not in shifted[("counting?shift=1.0", "none")].info
+    # a damaged entry is detected by its manifest and recomputed
+    entry = next(p for p in (cache.root / "attack-outputs").iterdir() if p.is_dir())
+    (entry / "output.npz").write_bytes(b"damaged")
+    run("repaired", ["counting"])
+    assert len(Counting.runs) == 7

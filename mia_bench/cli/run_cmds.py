@@ -44,7 +44,7 @@ def _print_board(out_dir: Path, records: list, as_json: bool, plots: bool, n_boo
               help="Cache folder (default $MIA_BENCH_CACHE or ~/.cache/mia-bench).")
 @click.option("--n-boot", type=click.IntRange(min=1), default=None,
               help="Bootstrap resamples for CIs (at least 1; default: the suite's n_boot, else 1000).")
-@click.option("--rerun", is_flag=True, help="Recompute cells whose results already exist.")
+@click.option("--rerun", is_flag=True, help="Recompute cells whose results already exist, and attack outputs the cache holds.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.option("--no-plots", is_flag=True, help="Skip ROC and histogram plots.")
 @click.option("--json", "as_json", is_flag=True, help="Print the leaderboard as JSON.")
