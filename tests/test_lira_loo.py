@@ -100,6 +100,8 @@ def test_the_command_writes_the_loo_and_sweep_tables(tmp_path, monkeypatch):
     assert "mia-bench lira-loo --n-shadows 6 --sweep 2,4" in sweep  # the pool grew to what 4 shadows need
     assert sweep.count("| rmia-online |") == 2 and sweep.count("| lira-online |") == 2
     assert (tmp_path / "sweep.png").stat().st_size > 0 and (tmp_path / "loo_roc.png").stat().st_size > 0
+    short = (tmp_path / "sweep_summary.md").read_text()
+    assert "| attack | 2 shadows | 4 shadows |" in short and short.count("| rmia-online |") == 1
     assert "4 others its shadows" in (tmp_path / "loo.md").read_text()
     bad = CliRunner().invoke(loo.lira_loo, ["--sweep", "2,x", "--out", str(tmp_path)])
     assert bad.exit_code != 0 and "comma-separated shadow counts" in bad.output

@@ -104,7 +104,30 @@ def write_sweep(report: dict, rows: list[dict], out: Path, suffix: str, sweep: s
             f"own), so every row below has {report['rows']} scored rows. Regenerate: "
             f"`{_command(report, sweep)}`.\n\n" + "\n".join(table) + f"\n\n![sweep](sweep{suffix}.png)\n")
     atomic_write_text(out / f"sweep{suffix}.md", text)
+    atomic_write_text(out / f"sweep_summary{suffix}.md", sweep_summary(report, rows, sweep))
     return out / f"sweep{suffix}.md"
+
+
+def sweep_summary(report: dict, rows: list[dict], sweep: str) -> str:
+    """The sweep as one row per attack and one column per shadow count (AUC / TPR at 0.1%
+    FPR): the short form the README includes; ``sweep.md`` has the CIs."""
+    sizes = sorted({r["shadows"] for r in rows})
+    by = {(r["attack"], r["shadows"]): r for r in rows}
+
+    def cell(r: dict | None) -> str:
+        if r is None or "error" in r:
+            return "error" if r else ""
+        tpr = "n/r" if r.get("tpr_at_01fpr") is None else f"{r['tpr_at_01fpr']:.3f}"
+        return f"{r['auc']:.3f} / {tpr}"
+
+    lines = ["# LiRA and RMIA against the number of shadow models", "",
+             f"Leave-one-out on a {report['splits']} pool of {report['n_shadows']} `{report['target']}` models on "
+             f"`{report['dataset']}` (seed {report['seed']}), {report['rows']} scored rows per cell: AUC / TPR at 0.1% "
+             f"FPR for k shadow models per target. CIs: sweep.md. Regenerate: `{_command(report, sweep)}`.", "",
+             "| attack | " + " | ".join(f"{k} shadows" for k in sizes) + " |", "|---|" + "---|" * len(sizes)]
+    for label in dict.fromkeys(r["attack"] for r in sorted(rows, key=lambda r: r["attack"])):
+        lines.append(f"| {label} | " + " | ".join(cell(by.get((label, k))) for k in sizes) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _plot_sweep(rows: list[dict], path: Path, report: dict) -> None:
