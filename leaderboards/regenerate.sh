@@ -11,10 +11,12 @@ export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 # Start the run folders empty: a record of an older attack version or of a seed no longer in the
 # suite would otherwise stay in the folder and in `mia-bench leaderboard`.
 for d in quick quick-audio lira defenses-quick defenses-encodermi defenses-dp; do rm -rf "leaderboards/$d/cells"; done
+rm -rf leaderboards/exposure/run  # umid-exposure resumes from its run folder too
 mia-bench run --suite quick --seed 0 --seed 1 --seed 2 --seed 3 --seed 4 --out leaderboards/quick --no-progress
 mia-bench run --suite quick-audio --out leaderboards/quick-audio --no-progress
 mia-bench run --suite lira-quick --out leaderboards/lira --no-progress
 mia-bench lira-loo --n-shadows 34 --sweep 2,4,8,16,32 --no-progress  # 32 shadows per target, and the sweep
+mia-bench lira-loo --n-shadows 34 --splits independent --sweep 2,4,8,16,32 --no-progress  # Carlini et al.'s masks
 mia-bench run --suite defenses-quick --out leaderboards/defenses-quick --no-progress
 mia-bench run --suite defenses-encodermi --out leaderboards/defenses-encodermi --no-progress
 mia-bench run --suite defenses-dp --out leaderboards/defenses-dp --no-progress  # needs .[dp]
