@@ -113,6 +113,7 @@ def sweep_summary(report: dict, rows: list[dict], sweep: str) -> str:
     FPR): the short form the README includes; ``sweep.md`` has the CIs."""
     sizes = sorted({r["shadows"] for r in rows})
     by = {(r["attack"], r["shadows"]): r for r in rows}
+    suffix = "" if report["splits"] == "paired" else f"-{report['splits']}"
 
     def cell(r: dict | None) -> str:
         if r is None or "error" in r:
@@ -121,9 +122,9 @@ def sweep_summary(report: dict, rows: list[dict], sweep: str) -> str:
         return f"{r['auc']:.3f} / {tpr}"
 
     lines = ["# LiRA and RMIA against the number of shadow models", "",
-             f"Leave-one-out on a {report['splits']} pool of {report['n_shadows']} `{report['target']}` models on "
-             f"`{report['dataset']}` (seed {report['seed']}), {report['rows']} scored rows per cell: AUC / TPR at 0.1% "
-             f"FPR for k shadow models per target. CIs: sweep.md. Regenerate: `{_command(report, sweep)}`.", "",
+             f"Leave-one-out on a pool of {report['n_shadows']} `{report['target']}` models ({report['splits']} keep "
+             f"masks) on `{report['dataset']}` (seed {report['seed']}), {report['rows']} scored rows per cell: AUC / TPR at 0.1% "
+             f"FPR for k shadow models per target. CIs: sweep{suffix}.md. Regenerate: `{_command(report, sweep)}`.", "",
              "| attack | " + " | ".join(f"{k} shadows" for k in sizes) + " |", "|---|" + "---|" * len(sizes)]
     for label in dict.fromkeys(r["attack"] for r in sorted(rows, key=lambda r: r["attack"])):
         lines.append(f"| {label} | " + " | ".join(cell(by.get((label, k))) for k in sizes) + " |")
