@@ -154,29 +154,39 @@ def test_bad_out_fails_before_any_cell(toy, tmp_path, where):
     assert ToyTargetBuilder.builds == []  # nothing computed
 
 
-def _sleep(seconds: float) -> float:
+def _sleep(job: tuple[str, float]) -> float:
+    """Say it started (a file), then sleep."""
     import time
+    from pathlib import Path
 
+    marker, seconds = job
+    Path(marker).touch()
     time.sleep(seconds)
     return seconds
 
 
-def test_ctrl_c_stops_a_process_pool_at_once():
+def test_ctrl_c_stops_a_process_pool_at_once(tmp_path):
     import signal
     import threading
     import time
 
     from mia_bench.executor import ProcessExecutor
 
-    timer = threading.Timer(8.0, os.kill, (os.getpid(), signal.SIGINT))  # after the workers have started
+    markers = [tmp_path / f"started-{i}" for i in range(2)]
+
+    def interrupt_once_both_run():  # a fixed delay raced the workers' start on a loaded machine
+        deadline = time.monotonic() + 60
+        while not all(m.exists() for m in markers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    watcher = threading.Thread(target=interrupt_once_both_run, daemon=True)
     t0 = time.perf_counter()
-    timer.start()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            ProcessExecutor(2).map(_sleep, [120, 120])
-    finally:
-        timer.cancel()
-    assert time.perf_counter() - t0 < 60  # not after the tasks' 120 s
+    watcher.start()
+    with pytest.raises(KeyboardInterrupt):
+        ProcessExecutor(2).map(_sleep, [(str(m), 120) for m in markers])
+    assert all(m.exists() for m in markers)  # both tasks were running when Ctrl-C came
+    assert time.perf_counter() - t0 < 90  # not after the tasks' 120 s
 
 
 # --- 9. option upper bounds and a memory check ----------------------------------------------
