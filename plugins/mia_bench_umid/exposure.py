@@ -22,22 +22,27 @@ def dataset_spec(exposure: int) -> str:
     return f"pii-faces?photos_per_identity=13&train_photos={exposure}&evidence_photos=3"
 
 
-def run_exposure(out: Path, target: str, seed: int, exposures=EXPOSURES) -> list[dict]:
+def run_exposure(out: Path, target: str, seeds=(0, 1, 2), exposures=EXPOSURES) -> list[dict]:
+    """One point per (attack, exposure): the seeds' mean AUC with the leaderboard's two-level
+    bootstrap CI (seeds, then identities), and each seed's AUC."""
     from mia_bench.api import resolve, run
+    from mia_bench.leaderboard import aggregate_tracks
 
-    records = run(list(ATTACKS), [target], [dataset_spec(e) for e in exposures], out=out / "run", seeds=[seed],
+    records = run(list(ATTACKS), [target], [dataset_spec(e) for e in exposures], out=out / "run", seeds=list(seeds),
                   units=("identity",))
     points = []
-    for rec in records:
-        if not rec.ok or rec.metrics is None or rec.threat_model is None:
-            continue
-        exposure = int(resolve("dataset", rec.cell.dataset).options.train_photos)
-        points.append({"attack": rec.attack.name, "exposure": exposure, "auc": rec.metrics.auc,
-                       "auc_ci": list(rec.metrics.auc_ci), "biometric": rec.threat_model.biometric_data_sent})
+    for track in aggregate_tracks(records, out / "run"):
+        for row in track.rows:
+            if row.error or row.auc is None or row.auc_ci is None:
+                continue
+            exposure = int(resolve("dataset", row.dataset).options.train_photos)
+            points.append({"attack": row.attack, "exposure": exposure, "auc": row.auc, "auc_ci": list(row.auc_ci),
+                           "seeds": list(row.seeds), "auc_per_seed": dict(row.auc_per_seed),
+                           "biometric": row.biometric})
     return sorted(points, key=lambda p: (p["attack"], p["exposure"]))
 
 
-def write_exposure(points: list[dict], out: Path, target: str) -> None:
+def write_exposure(points: list[dict], out: Path, target: str, seeds=(0, 1, 2)) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -48,7 +53,8 @@ def write_exposure(points: list[dict], out: Path, target: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     from mia_bench.results import environment
 
-    atomic_write_json(out / "exposure.json", {"target": target, "points": points, "environment": environment()})
+    atomic_write_json(out / "exposure.json", {"target": target, "seeds": list(seeds), "points": points,
+                                              "environment": environment()})
     fig, ax = plt.subplots(figsize=(5.6, 3.8))
     for attack in ATTACKS:
         pts = [p for p in points if p["attack"] == attack]
@@ -62,7 +68,7 @@ def write_exposure(points: list[dict], out: Path, target: str) -> None:
                     label=f"{attack} ({'sends photos' if pts[0]['biometric'] else 'text only'})")
     ax.axhline(0.5, color="grey", ls=":", lw=1)
     ax.set(xscale="log", xlabel="training photos per member identity", ylabel="AUC (95% CI)",
-           title="Detectability vs exposure (identity level)")
+           title=f"Detectability vs exposure (identity level, seeds {', '.join(map(str, seeds))})")
     ax.set_xticks(list(EXPOSURES), [str(e) for e in EXPOSURES])
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -75,17 +81,22 @@ def write_exposure(points: list[dict], out: Path, target: str) -> None:
             p = next((p for p in points if p["attack"] == attack and p["exposure"] == e), None)
             cells.append("" if p is None else f"{p['auc']:.2f} [{p['auc_ci'][0]:.2f}, {p['auc_ci'][1]:.2f}]")
         rows.append(f"| {attack} | " + " | ".join(cells) + " |")
-    atomic_write_text(out / "exposure.md", "# Exposure sweep\n\nAUC [95% CI] at identity level, 100 members vs "
-                      f"100 non-members, target `{target}`. Regenerate with `mia-bench umid-exposure`.\n\n"
+    seed_args = "".join(f" --seed {s}" for s in seeds)
+    atomic_write_text(out / "exposure.md", "# Exposure sweep\n\nAUC at identity level, 100 members vs 100 non-members "
+                      f"per seed, target `{target}`: the mean over seeds {', '.join(map(str, seeds))} with a two-level "
+                      "bootstrap 95% CI (seeds, then identities), as on the leaderboards. Regenerate with "
+                      f"`mia-bench umid-exposure{seed_args}`.\n\n"
                       + "\n".join(rows) + "\n\n![exposure](exposure.png)\n")
 
 
 @click.command("umid-exposure")
 @click.option("--target", "-t", default="clip-micro-vit", help="Target spec (trained here).")
-@click.option("--seed", default=0, type=int)
+@click.option("--seed", "seeds", multiple=True, type=int, default=(0, 1, 2), show_default=True,
+              help="Run seeds (repeat the option); each deals its own split and trains its own targets.")
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=Path("leaderboards/exposure"))
-def umid_exposure(target, seed, out) -> None:
+def umid_exposure(target, seeds, out) -> None:
     """AUC of UMID, text-kNN, IDIA and CSA vs training photos per member identity (plotted)."""
-    points = run_exposure(out, target, seed)
-    write_exposure(points, out, target)
+    seeds = tuple(sorted(set(seeds)))
+    points = run_exposure(out, target, seeds)
+    write_exposure(points, out, target, seeds)
     click.echo((out / "exposure.md").read_text())
