@@ -29,11 +29,11 @@ rather than fall back to another score.
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
-from scipy.stats import norm
 
 from mia_bench.attack import Attack, AttackContext, AttackOutput
 from mia_bench.data import AuxiliaryData, Challenge
@@ -106,7 +106,7 @@ class WSA(Attack):
         if n_train < self.options.min_pseudo:
             o = self.options
             rule = (f"mean + {o.std_multiplier} std" if o.threshold == "mean+std"
-                    else f"the {norm.cdf(o.std_multiplier):.4f} quantile")
+                    else f"the {normal_cdf(o.std_multiplier):.4f} quantile")
             raise InvalidOptionsError(
                 f"wsa: {n_total} challenge pairs reach the pseudo-member threshold {threshold:.4f} ({rule} of known "
                 f"non-members' cosine), {n_train} in a training fold; it needs at least {o.min_pseudo} to train the "
@@ -127,6 +127,11 @@ class WSA(Attack):
         return train_mlp(X, y, o, rng)
 
 
+def normal_cdf(k: float) -> float:
+    """Phi(k), from math.erf: scipy.stats would add its import time to every plugin load."""
+    return 0.5 * (1.0 + math.erf(k / math.sqrt(2.0)))
+
+
 def pseudo_threshold(ref_cos: np.ndarray, rule: str, std_multiplier: float) -> float:
     """The cosine a challenge pair must reach to become a pseudo-member. ``mean+std``: the
     paper's mean + k std (ddof=0). ``quantile``: the known non-members' empirical quantile
@@ -135,7 +140,7 @@ def pseudo_threshold(ref_cos: np.ndarray, rule: str, std_multiplier: float) -> f
     if rule == "mean+std":
         return float(ref_cos.mean() + std_multiplier * ref_cos.std())
     if rule == "quantile":
-        return float(np.quantile(ref_cos, norm.cdf(std_multiplier)))
+        return float(np.quantile(ref_cos, normal_cdf(std_multiplier)))
     raise ValueError(f"threshold={rule!r} is not valid; valid: {', '.join(THRESHOLDS)}")
 
 
