@@ -52,26 +52,31 @@ def _package(obj: Any) -> str:
     return type(obj).__module__.split(".")[0]
 
 
-def output_key(cell_key: str, attack: "Attack", target: "Target | None", split_fingerprint: str, unit: str,
-               seed: int, folds: int) -> str:
+def output_key(cell_key: str, attack: "Attack", target: "Target | None", split_fingerprint: str,
+               folds: int) -> str:
     packages = sorted({"mia_bench", _package(attack), *([_package(target)] if target is not None else [])})
     return stable_hash({
-        # the cell itself too (attack spec, target spec and control, dataset, defense, seed, unit):
-        # a target whose fingerprint failed to tell two models apart still cannot share an output
+        # the cell (attack spec, target spec and control, dataset, defense, seed, unit): a target
+        # whose fingerprint failed to tell two models apart still cannot share an output
         "version": VERSION, "cell": cell_key, "attack": attack.name, "attack_version": attack.version,
         "options": attack.options.model_dump() if attack.options is not None else {},
-        "target": None if target is None else target.fingerprint, "split": split_fingerprint, "unit": unit,
-        "seed": seed, "folds": folds if attack.supervised else None,
+        "target": None if target is None else target.fingerprint, "split": split_fingerprint,
+        "folds": folds if attack.supervised else None,
         "code": {p: package_fingerprint(p) for p in packages},
     })
 
 
-def store(work: Path, output: AttackOutput, seconds: float, counts: dict[str, int]) -> None:
+def output_arrays(output: AttackOutput) -> dict[str, np.ndarray]:
+    """An output's arrays as a cell's score file holds them (``feature_`` prefixed)."""
     arrays = {"scores": np.asarray(output.scores)}
     if output.decisions is not None:
         arrays["decisions"] = np.asarray(output.decisions)
     arrays.update({f"feature_{k}": np.asarray(v) for k, v in output.features.items()})
-    np.savez(work / "output.npz", **arrays)
+    return arrays
+
+
+def store(work: Path, output: AttackOutput, seconds: float, counts: dict[str, int]) -> None:
+    np.savez(work / "output.npz", **output_arrays(output))
     atomic_write_json(work / "output.json", {"info": output.info, "seconds": seconds, "counts": counts,
                                              "features": list(output.features)})
 

@@ -264,11 +264,8 @@ class Runner:
         report = metrics.evaluate(output.scores, labels, output.decisions, n_boot=self.config.n_boot, seed=cell.seed,
                                   groups=row_groups(challenge))
         record = self._record(cell, attack, split, target, output, report, seconds, counts)
-        arrays = {"scores": output.scores, "labels": labels, "ids": np.array(challenge.samples.ids),
+        arrays = {**output_cache.output_arrays(output), "labels": labels, "ids": np.array(challenge.samples.ids),
                   "groups": row_groups(challenge)}  # the identity of each row: the leaderboard resamples by it
-        if output.decisions is not None:
-            arrays["decisions"] = output.decisions
-        arrays.update({f"feature_{k}": np.asarray(v) for k, v in output.features.items()})
         write_cell(self.config.out_dir, record, arrays)
 
     def _attack_output(self, cell, attack, split, target, inner, challenge, labels, context):
@@ -287,7 +284,7 @@ class Runner:
 
         if self.config.rerun:
             return compute()
-        key = output_cache.output_key(cell.key, attack, inner, split.fingerprint(), cell.unit, cell.seed, self.config.folds)
+        key = output_cache.output_key(cell.key, attack, inner, split.fingerprint(), self.config.folds)
         computed: list = []
 
         def build(work: Path) -> dict:
