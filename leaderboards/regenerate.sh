@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates every committed table and plot under leaderboards/ and the README's include blocks.
 # Run it from a clean checkout (records carry the git revision; `-dirty` means uncommitted code).
-# Leaderboard suites run the reporting seeds 0, 1, 2 (quick: 0-4); ablations run development
-# seed 100 (docs/seeds.md). CPU only; trained targets and shadow models come from the cache when
+# Leaderboard suites and report commands run the reporting seeds 0, 1, 2 (quick: 0-4); ablations run development
+# seeds 100-102 (docs/seeds.md). CPU only; trained targets and shadow models come from the cache when
 # present (cold on 2 cores: about two hours, most of it shadow models; warm: minutes).
 # The two timing benchmarks at the end need an otherwise idle machine.
 set -euo pipefail
@@ -20,9 +20,9 @@ mia-bench lira-loo --n-shadows 34 --splits independent --sweep 2,4,8,16,32 --no-
 mia-bench run --suite defenses-quick --out leaderboards/defenses-quick --no-progress
 mia-bench run --suite defenses-encodermi --out leaderboards/defenses-encodermi --no-progress
 mia-bench run --suite defenses-dp --out leaderboards/defenses-dp --no-progress  # needs .[dp]
-mia-bench umid-ablation --out leaderboards/umid  # development seed 100: it chooses UMID's defaults
+mia-bench umid-ablation --out leaderboards/umid  # development seeds 100, 101, 102: it chooses UMID's defaults
 mia-bench umid-exposure --out leaderboards/exposure
-mia-bench encodermi-table --rerun --no-progress
+mia-bench encodermi-table --rerun --no-progress  # seeds 0, 1, 2
 for d in quick quick-audio lira defenses-quick defenses-encodermi defenses-dp; do
   mia-bench leaderboard --out "leaderboards/$d"  # re-render with the current renderer (runs also write it)
 done

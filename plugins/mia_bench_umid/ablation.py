@@ -41,10 +41,19 @@ STEP_SWEEP = [5, 10, 30, 100]
 
 
 def _evaluate(session, attack: str, options: dict, control: str = "none") -> dict:
+    """One variant on one seed; ``_scores`` (dropped before writing) feeds the multi-seed
+    aggregation."""
+    from mia_bench.aggregate import SeedScores
+
     scored = session.score({"name": attack, "options": options}, unit="identity", control=control)
     out, labels, report = scored.output, scored.labels.astype(bool), scored.report
     fpr_real = None if out.decisions is None else float(out.decisions[~labels].mean())
-    return {"auc": report.auc, "auc_ci": list(report.auc_ci), "accuracy": report.decision_accuracy or report.balanced_accuracy,
+    # identity level: each row is one identity, its own bootstrap group; rows pair up by position
+    ids = np.array([str(i) for i in range(labels.size)])
+    decisions = out.decisions if out.decisions is not None else out.scores >= report.threshold
+    seed_scores = SeedScores(session.seed, np.asarray(out.scores, np.float64), labels, ids, decisions.astype(bool), ids)
+    return {"_scores": seed_scores, "auc": report.auc, "auc_ci": list(report.auc_ci),
+            "accuracy": report.decision_accuracy or report.balanced_accuracy,
             "best_accuracy": report.balanced_accuracy, "tpr_at_1fpr": report.tpr_at_1fpr,
             "fpr_real_nonmembers": fpr_real,
             "seconds_per_query": out.info.get("inversion_seconds_per_query", scored.seconds / len(labels)),
@@ -74,26 +83,90 @@ def run_ablation(target: str, dataset: str, seed: int, out_dir: Path, cache_dir:
     return {"target": target, "dataset": dataset, "seed": seed, "rows": rows, "sweeps": sweeps, "environment": environment()}
 
 
-def write_report(result: dict, out_dir: Path) -> None:
+DEV_SEEDS = (100, 101, 102)
+
+
+def aggregate_ablation(results: list[dict], n_boot: int = 1000) -> dict:
+    """The seeds' ablations as one table: each row's mean AUC over seeds with the leaderboard's
+    two-level bootstrap CI, and its paired difference from the default row. The bootstrap draws
+    depend on the seeds only, so every row resamples the same seeds and identities and the
+    difference of two rows' replicates is a paired replicate."""
+    from mia_bench.aggregate import aggregate_seeds
+
+    seeds = [r["seed"] for r in results]
+
+    def combine(per_seed: list[dict]) -> tuple[dict, np.ndarray]:
+        agg = aggregate_seeds([r["_scores"] for r in per_seed], n_boot=n_boot)
+        spq = [r["seconds_per_query"] for r in per_seed]
+        fpr = [r["fpr_real_nonmembers"] for r in per_seed if r["fpr_real_nonmembers"] is not None]
+        row = {k: v for k, v in per_seed[0].items() if k in ("variant", "options", "k", "steps", "features")}
+        row |= {"auc": agg.auc_mean, "auc_ci": list(agg.auc_ci), "auc_sd": agg.auc_sd,
+                "auc_per_seed": {str(k): v for k, v in agg.auc_per_seed.items()},
+                "accuracy": float(np.mean([r["accuracy"] for r in per_seed])),
+                "best_accuracy": float(np.mean([r["best_accuracy"] for r in per_seed])),
+                "tpr_at_1fpr": agg.tpr_1.tpr if agg.tpr_1 else None,
+                "fpr_real_nonmembers": float(np.mean(fpr)) if fpr else None,
+                "seconds_per_query": float(np.mean(spq))}
+        return row, agg.replicates["auc"]
+
+    rows, reps = [], []
+    for i in range(len(results[0]["rows"])):
+        row, rep = combine([r["rows"][i] for r in results])
+        rows.append(row)
+        reps.append(rep)
+    base, base_rep = rows[0], reps[0]  # the default
+    for row, rep in zip(rows, reps):
+        if row is base or row["variant"].startswith("null target") or row["variant"].startswith("text-kNN"):
+            continue
+        diff = rep - base_rep
+        row["delta_vs_default"] = row["auc"] - base["auc"]
+        row["delta_ci"] = [float(np.quantile(diff, 0.025)), float(np.quantile(diff, 0.975))]
+        row["seeds_above_default"] = sum(row["auc_per_seed"][k] > base["auc_per_seed"][k] for k in row["auc_per_seed"])
+    sweeps = {kind: [combine([r["sweeps"][kind][i] for r in results])[0] for i in range(len(results[0]["sweeps"][kind]))]
+              for kind in ("k", "steps")}
+    return {"target": results[0]["target"], "dataset": results[0]["dataset"], "seeds": seeds, "rows": rows,
+            "sweeps": sweeps, "environment": results[-1]["environment"]}
+
+
+def _strip(result: dict) -> dict:
+    """A seed's result without its in-memory scores (for the JSON)."""
+    return {**result, "rows": [{k: v for k, v in r.items() if k != "_scores"} for r in result["rows"]],
+            "sweeps": {kind: [{k: v for k, v in r.items() if k != "_scores"} for r in pts]
+                       for kind, pts in result["sweeps"].items()}}
+
+
+def write_report(result: dict, out_dir: Path, per_seed: list[dict] | None = None) -> None:
     from mia_bench.cache import atomic_write_json, atomic_write_text
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out_dir / "ablation.json", result)
-    lines = [f"# UMID ablation\n\nTarget `{result['target']}` on `{result['dataset']}` (seed {result['seed']}), "
-             "identity level, 100 members vs 100 non-members. Unless a row says otherwise: K=8, 100 Adam "
+    atomic_write_json(out_dir / "ablation.json", {**result, "per_seed": [_strip(r) for r in per_seed or []]})
+    seeds = result["seeds"]
+    seed_args = "".join(f" --seed {s}" for s in seeds)
+    lines = [f"# UMID ablation\n\nTarget `{result['target']}` on `{result['dataset']}`, development seeds "
+             f"{', '.join(map(str, seeds))} (each its own split, target and null target), identity level, 100 members "
+             "vs 100 non-members per seed. AUC: mean over seeds with a two-level bootstrap 95% CI (seeds, then "
+             "identities), as on the leaderboards; Δ: the paired difference from the default row (same bootstrap "
+             "draws) and on how many seeds the row beat the default. Unless a row says otherwise: K=8, 100 Adam "
              "steps at lr 0.05 in pixel space, 100 gibberish references, features S+D, score oriented-z, "
-             "IForest+LOF+OCSVM+ECOD. acc = balanced accuracy of the hard decision; FPR on real non-member "
-             "names = share of real non-members the hard decision calls members. s/query = inversion cost. "
+             "IForest+LOF+OCSVM+ECOD. acc = balanced accuracy of the hard decision (mean over seeds); best acc = at "
+             "the best threshold; TPR@1% pooled over seeds; FPR on real non-member names = share of real "
+             "non-members the hard decision calls members. s/query = inversion cost. "
              "With oriented-z the continuous score is the signed z-score, so single detectors "
              "change only the hard decision (acc), not the AUC. "
-             "Regenerate with `mia-bench umid-ablation --out leaderboards/umid`.\n",
-             "| variant | AUC [95% CI] | acc | best acc | TPR@1% | FPR on real non-member names | s/query |",
-             "|---|---|---|---|---|---|---|"]
+             f"Regenerate with `mia-bench umid-ablation{seed_args} --out leaderboards/umid`.\n",
+             "| variant | AUC [95% CI] | per seed | Δ vs default [95% CI] | acc | best acc | TPR@1% "
+             "| FPR on real non-member names | s/query |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
         fpr = "" if r["fpr_real_nonmembers"] is None else f"{r['fpr_real_nonmembers']:.2f}"
         tpr = "n/r" if r["tpr_at_1fpr"] is None else f"{r['tpr_at_1fpr']:.2f}"
-        lines.append(f"| {r['variant']} | {r['auc']:.3f} [{r['auc_ci'][0]:.2f}, {r['auc_ci'][1]:.2f}] | "
-                     f"{r['accuracy']:.3f} | {r['best_accuracy']:.3f} | {tpr} | {fpr} | {r['seconds_per_query']:.3f} |")
+        per = " / ".join(f"{r['auc_per_seed'][str(s)]:.2f}" for s in seeds)
+        delta = "" if "delta_ci" not in r else (
+            f"{r['delta_vs_default']:+.3f} [{r['delta_ci'][0]:+.2f}, {r['delta_ci'][1]:+.2f}], "
+            f"{r['seeds_above_default']} of {len(seeds)}")
+        lines.append(f"| {r['variant']} | {r['auc']:.3f} [{r['auc_ci'][0]:.2f}, {r['auc_ci'][1]:.2f}] | {per} | "
+                     f"{delta} | {r['accuracy']:.3f} | {r['best_accuracy']:.3f} | {tpr} | {fpr} | "
+                     f"{r['seconds_per_query']:.3f} |")
     atomic_write_text(out_dir / "ablation.md",
                       "\n".join(lines) + "\n\n![AUC vs K](auc_vs_k.png) ![AUC vs steps](auc_vs_steps.png)\n")
     _plot_sweep(result["sweeps"]["k"], "k", "restarts K", out_dir / "auc_vs_k.png")
@@ -132,13 +205,15 @@ def _plot_sweep(points: list[dict], key: str, xlabel: str, path: Path) -> None:
 @click.command("umid-ablation")
 @click.option("--target", "-t", default="clip-micro-vit", help="Target spec (trained here; its null control is added).")
 @click.option("--dataset", "-d", default="pii-faces", help="Dataset spec.")
-@click.option("--seed", default=100, type=int, show_default=True,
-              help="Run seed: a development seed (>= 100), since this ablation chooses UMID's defaults.")
+@click.option("--seed", "seeds", multiple=True, type=int, default=DEV_SEEDS, show_default=True,
+              help="Run seeds (repeat the option): development seeds (>= 100), since this ablation chooses "
+                   "UMID's defaults.")
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=Path("leaderboards/umid"), help="Output folder.")
 @click.option("--cache", type=click.Path(path_type=Path), default=None, help="Cache folder.")
-def umid_ablation(target, dataset, seed, out, cache) -> None:
-    """Measure every UMID variant (features, decisions, detectors, spaces, references, K and steps sweeps)."""
-    result = run_ablation(target, dataset, seed, out, cache)
-    write_report(result, out)
+def umid_ablation(target, dataset, seeds, out, cache) -> None:
+    """Measure every UMID variant (features, decisions, detectors, spaces, references, K and steps
+    sweeps) on each seed, and aggregate the seeds."""
+    per_seed = [run_ablation(target, dataset, seed, out, cache) for seed in sorted(set(seeds))]
+    write_report(aggregate_ablation(per_seed), out, per_seed)
     click.echo((out / "ablation.md").read_text())
     click.echo(json.dumps({"written": str(out)}))
