@@ -24,7 +24,8 @@ Choices the paper leaves open, recorded here:
   probability averaged over the queries), for the target and every reference model alike.
 - The probability of a contrastive pair: :func:`pair_log_probability` (the statistic the
   pool already caches), never a cosine passed off as a probability without saying so.
-- Ties: LR >= gamma counts (the paper's definition). A challenge row that is also one of the
+- Ties: LR >= gamma counts (the paper's definition), with log ratios within ``TIE_TOLERANCE``
+  (float rounding) taken as equal. A challenge row that is also one of the
   z samples (``self_z``) is not compared with itself: LR(x, x) = 1 would count for x only
   when it is a non-member of the reference set (leave-one-out), a label leak.
 - Defaults: gamma = 1 (x counts a z when its ratio is at least z's; ML Privacy Meter's
@@ -101,6 +102,9 @@ def log_reference_probability(ref_log_p, keep, online: bool, a: float) -> np.nda
         return np.logaddexp(np.log1p(a) + out, np.log1p(-a)) - np.log(2.0)
 
 
+TIE_TOLERANCE = 1e-12  # in log likelihood ratio
+
+
 def rmia_scores(target_x, ref_x, keep_x, target_z, ref_z, keep_z, *, online: bool, gamma: float = 1.0,
                 a: float = 0.3, self_z=None) -> np.ndarray:
     """RMIA scores, (n_x,) in [0, 1]: the fraction of z with LR(x, z) >= gamma.
@@ -119,8 +123,10 @@ def rmia_scores(target_x, ref_x, keep_x, target_z, ref_z, keep_z, *, online: boo
     n_z = log_rz.shape[0]
     if n_z < 1:
         raise ValueError("RMIA needs at least one z sample (population data)")
-    # LR(x, z) >= gamma  <=>  log r_z <= log r_x - log gamma: count by binary search, not an n_x x n_z matrix
-    bound = log_rx - np.log(gamma)
+    # LR(x, z) >= gamma  <=>  log r_z <= log r_x - log gamma: count by binary search, not an n_x x n_z matrix.
+    # Equal ratios reached by different float paths (log p - logsumexp) differ by rounding, ~1e-16:
+    # they are ties, which count, so the bound has a tolerance far below any real difference.
+    bound = log_rx - np.log(gamma) + TIE_TOLERANCE
     count = np.searchsorted(np.sort(log_rz), bound, side="right").astype(np.float64)
     denom = np.full(log_rx.shape, float(n_z))
     if self_z is not None:
