@@ -39,6 +39,11 @@ def is_dev_seed(seed: int) -> bool:
     return seed >= DEV_SEED_START
 
 
+def seed_options(seeds) -> str:
+    """The ``--seed`` options that rerun these seeds, for a report's regenerate line."""
+    return "".join(f" --seed {s}" for s in seeds)
+
+
 @dataclass(frozen=True)
 class SeedScores:
     """One seed of a row: ``scores`` (N,) float64 higher = member, ``labels`` (N,) bool,

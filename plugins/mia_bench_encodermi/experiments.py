@@ -271,7 +271,9 @@ def write_report(results: dict, out: Path) -> Path:
         plot_sweeps(block, out / f"sweeps-{name}.png")
         sections.append(block_section(name, block, BLOCKS[name]))
     seeds = results["seeds"]
-    seed_args = "".join(f" --seed {s}" for s in seeds)
+    from mia_bench.aggregate import seed_options
+
+    seed_args = seed_options(seeds)
     text = f"""# EncoderMI on the embedded benchmark
 
 Seeds {_seeds_text(seeds)}: each seed deals its own split and trains its own targets, null targets and shadow

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+DEV_SEEDS = (100, 101, 102)  # development seeds: this ablation chooses UMID's defaults
 DEFAULT = {"k": 8, "steps": 100, "lr": 0.05, "space": "pixel"}
 VARIANTS: list[tuple[str, dict]] = [
     ("default (S+D, oriented, 4 detectors)", {}),
@@ -60,7 +61,7 @@ def _evaluate(session, attack: str, options: dict, control: str = "none") -> dic
             "forward_backward_rows": out.info.get("forward_backward_rows")}
 
 
-def run_ablation(target: str, dataset: str, seed: int, out_dir: Path, cache_dir: Path | None) -> dict:
+def run_ablation(target: str, dataset: str, seed: int, cache_dir: Path | None) -> dict:
     from mia_bench.api import Session
     from mia_bench.results import environment
 
@@ -81,9 +82,6 @@ def run_ablation(target: str, dataset: str, seed: int, out_dir: Path, cache_dir:
             sweeps["steps"].append({"steps": steps, "features": feats,
                                     **_evaluate(session, "umid", {**DEFAULT, "steps": steps, "features": feats})})
     return {"target": target, "dataset": dataset, "seed": seed, "rows": rows, "sweeps": sweeps, "environment": environment()}
-
-
-DEV_SEEDS = (100, 101, 102)
 
 
 def aggregate_ablation(results: list[dict], n_boot: int = 1000) -> dict:
@@ -141,7 +139,9 @@ def write_report(result: dict, out_dir: Path, per_seed: list[dict] | None = None
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out_dir / "ablation.json", {**result, "per_seed": [_strip(r) for r in per_seed or []]})
     seeds = result["seeds"]
-    seed_args = "".join(f" --seed {s}" for s in seeds)
+    from mia_bench.aggregate import seed_options
+
+    seed_args = seed_options(seeds)
     lines = [f"# UMID ablation\n\nTarget `{result['target']}` on `{result['dataset']}`, development seeds "
              f"{', '.join(map(str, seeds))} (each its own split, target and null target), identity level, 100 members "
              "vs 100 non-members per seed. AUC: mean over seeds with a two-level bootstrap 95% CI (seeds, then "
@@ -213,7 +213,7 @@ def _plot_sweep(points: list[dict], key: str, xlabel: str, path: Path) -> None:
 def umid_ablation(target, dataset, seeds, out, cache) -> None:
     """Measure every UMID variant (features, decisions, detectors, spaces, references, K and steps
     sweeps) on each seed, and aggregate the seeds."""
-    per_seed = [run_ablation(target, dataset, seed, out, cache) for seed in sorted(set(seeds))]
+    per_seed = [run_ablation(target, dataset, seed, cache) for seed in sorted(set(seeds))]
     write_report(aggregate_ablation(per_seed), out, per_seed)
     click.echo((out / "ablation.md").read_text())
     click.echo(json.dumps({"written": str(out)}))

@@ -81,7 +81,9 @@ def write_exposure(points: list[dict], out: Path, target: str, seeds=(0, 1, 2)) 
             p = next((p for p in points if p["attack"] == attack and p["exposure"] == e), None)
             cells.append("" if p is None else f"{p['auc']:.2f} [{p['auc_ci'][0]:.2f}, {p['auc_ci'][1]:.2f}]")
         rows.append(f"| {attack} | " + " | ".join(cells) + " |")
-    seed_args = "".join(f" --seed {s}" for s in seeds)
+    from mia_bench.aggregate import seed_options
+
+    seed_args = seed_options(seeds)
     atomic_write_text(out / "exposure.md", "# Exposure sweep\n\nAUC at identity level, 100 members vs 100 non-members "
                       f"per seed, target `{target}`: the mean over seeds {', '.join(map(str, seeds))} with a two-level "
                       "bootstrap 95% CI (seeds, then identities), as on the leaderboards. Regenerate with "
