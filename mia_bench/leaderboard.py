@@ -590,16 +590,19 @@ def summary_markdown(tracks: list[Track]) -> str:
                 "TPR@1% (pooled)", "check"]
         out += [f"### {t.title}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
         for (attack, defense, target), sides in pairs.items():
-            main = sides.get("target") or sides.get("model-free") or sides["null"]
             null = sides.get("null")
+            # a run of the null control alone (a control check) has no trained-target row: its
+            # AUC belongs in the null column, not under the target's name
+            main = sides.get("target") or sides.get("model-free")
+            shown = main or sides["null"]
             flags = sorted({f.upper() for r in sides.values() for f in r.flags})
             cells = [attack, *([defense_label(defense)] if defended else []),
-                     "(model-free)" if main.model_free else target,
-                     ",".join(map(str, main.seeds)) if main.auc is None else seeds_text(main),
-                     "error" if main.auc is None else f"{main.auc:.3f} {_ci_text(main.auc_ci)}",
-                     "" if null is None or null is main else
-                     "error" if null.auc is None else f"{null.auc:.3f} {_ci_text(null.auc_ci)}",
-                     _pooled_cell(main.tpr_1_pooled), "; ".join(flags)]
+                     "(model-free)" if shown.model_free else target,
+                     ",".join(map(str, shown.seeds)) if shown.auc is None else seeds_text(shown),
+                     "not run" if main is None else "error" if main.auc is None else
+                     f"{main.auc:.3f} {_ci_text(main.auc_ci)}",
+                     "" if null is None else "error" if null.auc is None else f"{null.auc:.3f} {_ci_text(null.auc_ci)}",
+                     _pooled_cell(shown.tpr_1_pooled), "; ".join(flags)]
             out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         out.append("")
     out.append("AUC: mean over seeds with a two-level bootstrap 95% CI; null target: the same attack on the target "

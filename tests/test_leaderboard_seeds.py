@@ -156,3 +156,19 @@ def test_summary_names_the_seeds_a_row_stands_on_and_a_failed_null(tmp_path):
     line = next(x for x in (out / "summary.md").read_text().splitlines() if x.startswith("| flaky"))
     cells = [c.strip() for c in line.strip("|").split("|")]
     assert cells[2] == "0,2 (1 failed)" and cells[4] == "error"
+
+
+def test_summary_of_a_null_control_run_puts_its_auc_in_the_null_column(tmp_path):
+    """A control check runs the null target alone: its AUC must not read as the trained
+    target's, and a shifted control is still flagged."""
+    out, rng = tmp_path / "out", np.random.default_rng(2)
+    labels = np.arange(400) < 200
+    # shift 0.6 SD: AUC ~0.66 over 3 x 400 rows, far above any chance CI (half-width ~0.03)
+    records = [_write(out, "leaky", "m", "null", seed, _scores(rng, labels, 0.6), labels) for seed in (0, 1, 2)]
+    write_leaderboard(out, records, plots=False, n_boot=100)
+    line = next(x for x in (out / "summary.md").read_text().splitlines() if x.startswith("| leaky"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    null_auc = float(cells[4].split()[0])
+    expected = np.mean([roc_auc_score(labels, np.load(out / "cells" / f"{r.key}.npz")["scores"]) for r in records])
+    assert cells[1] == "m" and cells[2] == "0,1,2" and cells[3] == "not run"
+    assert null_auc == pytest.approx(expected, abs=5e-4) and "CONTROL OFF CHANCE" in cells[-1]
