@@ -10,11 +10,14 @@ cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 # Start the run folders empty: a record of an older attack version or of a seed no longer in the
 # suite would otherwise stay in the folder and in `mia-bench leaderboard`.
-for d in quick quick-audio lira defenses-quick defenses-encodermi defenses-dp; do rm -rf "leaderboards/$d/cells"; done
+for d in quick quick-audio controls-audio lira defenses-quick defenses-encodermi defenses-dp; do rm -rf "leaderboards/$d/cells"; done
 rm -rf leaderboards/exposure/run  # umid-exposure resumes from its run folder too
 mia-bench run --suite quick --seed 0 --seed 1 --seed 2 --seed 3 --seed 4 --out leaderboards/quick --no-progress
 mia-bench run --suite quick-audio --out leaderboards/quick-audio --no-progress
 mia-bench run --suite lira-quick --out leaderboards/lira --no-progress
+# The CLAP null-target control on ten more seeds (3-12): is its low identity-level CSA on seeds 0-2 chance?
+mia-bench run -a csa -a "csa-aug?aggregate=mean" -a blind -t "clap-micro?control=null" -d pii-voices-small \
+  $(for s in $(seq 3 12); do echo --seed $s; done) --executor process --workers 2 --out leaderboards/controls-audio --no-progress
 mia-bench lira-loo --n-shadows 34 --sweep 2,4,8,16,32 --no-progress  # 32 shadows per target, and the sweep
 mia-bench lira-loo --n-shadows 34 --splits independent --sweep 2,4,8,16,32 --no-progress  # Carlini et al.'s masks
 mia-bench run --suite defenses-quick --out leaderboards/defenses-quick --no-progress
@@ -23,7 +26,7 @@ mia-bench run --suite defenses-dp --out leaderboards/defenses-dp --no-progress  
 mia-bench umid-ablation --out leaderboards/umid  # development seeds 100, 101, 102: it chooses UMID's defaults
 mia-bench umid-exposure --out leaderboards/exposure
 mia-bench encodermi-table --rerun --no-progress  # seeds 0, 1, 2
-for d in quick quick-audio lira defenses-quick defenses-encodermi defenses-dp; do
+for d in quick quick-audio controls-audio lira defenses-quick defenses-encodermi defenses-dp; do
   mia-bench leaderboard --out "leaderboards/$d"  # re-render with the current renderer (runs also write it)
 done
 python benchmarks/umid_batching.py

@@ -583,7 +583,7 @@ def summary_markdown(tracks: list[Track]) -> str:
     for t in tracks:
         pairs: dict[tuple, dict[str, AggRow]] = {}
         for r in agg_rows(t):
-            side = "null" if r.control else ("model-free" if r.model_free else "target")
+            side = "model-free" if r.model_free else ("null" if r.control else "target")
             pairs.setdefault((r.attack, r.defense, r.target.replace(" (null)", "")), {})[side] = r
         defended = any(d != "none" for _, d, _ in pairs)
         cols = ["attack", *(["defense"] if defended else []), "target", "seeds", "AUC [95% CI]", "null target",

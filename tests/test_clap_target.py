@@ -122,6 +122,24 @@ def test_fast_tower_computes_the_trained_tower(trained):
     assert target.gradient_batch == 128
 
 
+def test_an_embedding_does_not_depend_on_its_batch(trained):
+    """A control's AUC must not depend on the order in which the challenge is encoded (members
+    first): texts of different lengths padded in one batch, and clips encoded in a shuffled or
+    one-row batch, embed as they do alone."""
+    from mia_bench_clap.builders import load_trained
+
+    target = load_trained(trained["path"], 12, "clap", "cpu")
+    texts = ["Ann.", "This audio is from Maximilian Oberholzer-Schwarzenbach.", "A rising chirp.", "Bo Li"]
+    batch, alone = target.encode_text(texts), np.concatenate([target.encode_text([t]) for t in texts])
+    np.testing.assert_allclose(batch, alone, atol=1e-5)
+    audio = trained["samples"].audio[:8]
+    order = np.random.default_rng(0).permutation(8)
+    shuffled = np.empty_like(batch, shape=(8, batch.shape[1]))
+    shuffled[order] = target.encode_audio(audio[order])
+    np.testing.assert_allclose(target.encode_audio(audio), shuffled, atol=1e-5)
+    np.testing.assert_allclose(target.encode_audio(audio[:1]), shuffled[:1], atol=1e-5)
+
+
 def test_group_norm_tower_has_a_frozen_channels_last_copy_computing_the_same_function():
     """clap-micro-gn's tower has no batch norm to fold: its attack copy is the same layers,
     frozen and channels-last, and computes the same embeddings."""
