@@ -25,7 +25,21 @@ from .records import CellRecord, RecordError, load_records, read_record
 
 __all__ = ["CellRecord", "environment", "finished_record", "load_records", "load_scores", "write_cell"]
 log = logging.getLogger(__name__)
-PACKAGES = ("mia-bench", "torch", "open_clip_torch", "numpy", "scikit-learn", "pyod", "datasets", "laion_clap")
+PACKAGES = ("mia-bench", "torch", "open_clip_torch", "numpy", "scipy", "scikit-learn", "pyod", "datasets", "laion_clap",
+            "opacus")
+
+
+def cpu_model() -> str | None:
+    """The CPU's model name: numpy's and torch's SIMD kernels round differently on different
+    CPUs, so an embedded world rendered on another CPU can differ in its last bits (and then
+    in its fingerprint, and in every model trained on it)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
 
 
 @lru_cache(maxsize=1)
@@ -39,6 +53,7 @@ def environment() -> dict:
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
+        "cpu": cpu_model(),
         "packages": versions,
         "git_revision": git_revision(),
     }

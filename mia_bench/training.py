@@ -109,6 +109,24 @@ class CheckpointWriter:
             self._pool.shutdown(wait=True)
 
 
+def training_compute(device="auto") -> dict:
+    """What besides code, data, recipe and seed decides the weights a training run ends with,
+    for cache keys and records. Float sums split over another number of threads round
+    differently, and over tens of epochs those last-bit differences grow into a different
+    (equally valid) model: the micro CLAP trained on 1 and on 2 threads ends with weights
+    that differ by more than their own size. A cached model is therefore only reused by a run
+    that would have trained the same one (a serial run trains on all cores, a worker on one)."""
+    import torch
+
+    from .target import pick_device
+
+    dev = pick_device(device) if isinstance(device, str) else torch.device(device)
+    out: dict = {"device": dev.type, "torch_threads": torch.get_num_threads()}
+    if dev.type == "cuda":
+        out["gpu"] = torch.cuda.get_device_name(dev)
+    return out
+
+
 LOGIT_SCALES = ("logit_scale", "logit_scale_a", "logit_scale_t")  # CLIP's, and CLAP's two
 MAX_LOGIT_SCALE = math.log(100)
 
@@ -197,7 +215,7 @@ def _loop(model, n, recipe, seed, work_dir, device, meta, step, progress, unused
         private.restore(model)
     model.eval()
     facts.update({"pairs_per_second": seen / elapsed if elapsed > 0 and seen else None,
-                  "train_pairs": n, "resumed_from_epoch": start_epoch})
+                  "train_pairs": n, "resumed_from_epoch": start_epoch, "compute": training_compute(device)})
     (work_dir / "training.json").write_text(json.dumps(facts, indent=2))
     return facts
 

@@ -238,6 +238,32 @@ def test_training_depends_on_the_seed_not_on_process_history(tmp_path):
     assert prints[0] == prints[1]
 
 
+def test_a_model_trained_on_another_thread_count_is_another_cache_entry(tmp_path):
+    """Float sums split over another number of threads round differently, and training grows
+    that into other weights: a serial run (all cores) must not silently reuse a worker's
+    (one thread) model, or a result would depend on which of the two ran first. The record's
+    training facts say how the model was trained."""
+    import json
+
+    from mia_bench_clap.builders import ClapRecipe, train_cached
+
+    cache, samples, recipe = Cache(tmp_path / "cache"), sound_classes(32), ClapRecipe(epochs=1, batch_size=16,
+                                                                                     warmup_steps=1)
+    before = torch.get_num_threads()
+    entries = {}
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            path, key, trained = train_cached("mia-micro-clap", "clip", samples, recipe, 0, cache, "targets", "cpu",
+                                              None)
+            facts = json.loads((path / "manifest.json").read_text())["meta"]["training"]
+            entries[threads] = (key, trained, facts["compute"])
+    finally:
+        torch.set_num_threads(before)
+    assert entries[1][0] != entries[2][0] and entries[1][1] and entries[2][1]
+    assert entries[1][2] == {"device": "cpu", "torch_threads": 1} and entries[2][2]["torch_threads"] == 2
+
+
 def _mkdir(path):
     path.mkdir()
     return path

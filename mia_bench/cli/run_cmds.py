@@ -63,10 +63,11 @@ def run_cmd(out, cache, n_boot, rerun, no_progress, no_plots, as_json, executor,
             **selection) -> None:
     """Run a suite (default: quick) and print its leaderboard. Interrupted runs resume.
 
-    Cells whose results exist are never recomputed and cached targets and shadow models
-    are reused, on any executor. Process and Ray runs give identical results (one torch
-    thread per task); a serial run uses more threads, so its training and its inference
-    may differ at float32 rounding (scores by up to ~1e-5).
+    Cells whose results exist are never recomputed, and cached targets and shadow models
+    are reused by any run that trains on the same device and number of threads. Process and
+    Ray runs give identical results (one torch thread per task). A serial run trains on all
+    cores, and so trains other models: rounding differences grow over training, and its
+    metrics can differ by far more than rounding. It keeps its own cache entries.
 
     Exit codes: 0 every cell has a result; 2 an invalid suite, spec, option or --out
     (nothing ran); 3 some cells failed (listed last); 130 interrupted (Ctrl-C, SIGTERM).

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from mia_bench.cache import path_fingerprint, stable_hash
 from mia_bench.errors import IncompatibleError, InvalidOptionsError, MiaBenchError, MissingWeightsError
 from mia_bench.target import BuildRequest, Target, TargetBuilder, external_control, pick_device
-from mia_bench.training import TrainedTargetBuilder, training_bar
+from mia_bench.training import TrainedTargetBuilder, training_bar, training_compute
 
 from .recipe import AUGMENTATIONS, ClapRecipe
 
@@ -75,7 +75,8 @@ def train_cached(arch, algorithm, samples, recipe: ClapRecipe, seed, cache, kind
     key = f"{target_name(arch)}-" + stable_hash({
         "arch": arch, "model_cfg": cfg, "recipe": recipe.model_dump(), "algorithm": algorithm,
         # clap-train/2: dropout and SpecAugment draw from a seeded RNG
-        "train": samples.fingerprint(), "seed": seed, "trainer": "clap-train/3"})
+        "train": samples.fingerprint(), "seed": seed, "trainer": "clap-train/3",
+        "compute": training_compute(device)})
     trained = False  # set by the build itself: under concurrency another worker may have built it
 
     def build(work: Path) -> dict:

@@ -31,6 +31,7 @@ from mia_bench.attack import AttackContext
 from mia_bench.cache import stable_hash
 from mia_bench.data import Samples
 from mia_bench.errors import IncompatibleError
+from mia_bench.training import training_compute
 
 from .scoring import balanced_keep_masks, grow_keep_masks
 
@@ -128,8 +129,9 @@ def pool_statistics(context: AttackContext, pool: Samples, masks: np.ndarray, se
     train_sets = [pool.subset(np.flatnonzero(m)) for m in masks]
     seeds = [model_seed(seed, i) for i in range(len(masks))]
     pool_fp = pool.fingerprint()
+    compute = training_compute()  # the shadows train here or in workers like this one (see training_compute)
     keys = [stable_hash({"recipe": context.target_recipe, "train": t.fingerprint(), "seed": s, "pool": pool_fp,
-                         **stat_key, "v": "lira-stats/2"}) for t, s in zip(train_sets, seeds)]
+                         "compute": compute, **stat_key, "v": "lira-stats/2"}) for t, s in zip(train_sets, seeds)]
     missing = [i for i, k in enumerate(keys) if not context.cache.has("lira-stats", k)]
     trained = train_on_executor(context, [train_sets[i] for i in missing], [seeds[i] for i in missing])
     stats = []

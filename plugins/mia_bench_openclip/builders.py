@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from mia_bench.cache import path_fingerprint, stable_hash
 from mia_bench.errors import InvalidOptionsError, MissingWeightsError
 from mia_bench.target import BuildRequest, Target, TargetBuilder, external_control
-from mia_bench.training import TrainedTargetBuilder, training_bar
+from mia_bench.training import TrainedTargetBuilder, training_bar, training_compute
 
 from .configs import CONFIG_DIR, model_config, quiet_random_init, register_model_configs  # noqa: F401
 from .recipe import AUGMENTATIONS, Recipe
@@ -85,6 +85,7 @@ def train_cached(arch, algorithm, samples, recipe: Recipe, seed, cache, kind, de
     key = f"{arch.replace('mia-', 'clip-')}-" + stable_hash({
         "arch": arch, "model_cfg": model_config(arch), "recipe": recipe.model_dump(), "algorithm": algorithm,
         "train": samples.fingerprint(), "seed": seed, "trainer": "openclip-train/2",
+        "compute": training_compute(device),
     })
 
     trained = False  # set by the build itself: under concurrency another worker may have built it
