@@ -213,7 +213,9 @@ def test_entry_page_carries_provenance(built):
 
 def test_index_answers_best_attack_null_control_and_what_was_sent(built):
     html = (built.site / "index.html").read_text()
-    assert "best at 0.1% FPR" in html and "n/r: 10 non-members" in html  # toy splits: 10 non-members
+    # toy splits: 10 non-members a seed, pooled over the seeds
+    n_seeds = len({r.cell.seed for r in built.records["toy"]})
+    assert "best at 0.1% FPR" in html and f"n/r: {10 * n_seeds} non-members pooled" in html
     assert "clears null" in html  # the planted signal clears its null control
     assert "image \u00d7" in html and "nothing (model-free)" in html
     assert 'class="badge b-bad">2 errors' in html  # broken, on the target and on its null control
@@ -237,9 +239,9 @@ def test_flags_failing_controls_inverted_rows_and_clearing():
     low_blind = _view(model_free=True, auc=0.45, auc_ci=(0.40, 0.49))
     inverted = _view(auc=0.4, auc_ci=(0.35, 0.45))
     strong = _view(auc=0.9, auc_ci=(0.85, 0.95))
-    assert failing_null.flags == ["failing control"] and low_blind.flags == ["failing control"]
+    assert failing_null.flags == ["off chance (this seed)"] and low_blind.flags == ["off chance (this seed)"]
     assert fine_null.flags == [] and strong.flags == []
-    assert inverted.flags == ["inverted"]
+    assert inverted.flags == ["inverted (this seed)"]
     assert strong.clears(fine_null) is True and _view(auc_ci=(0.54, 0.7)).clears(fine_null) is False
     assert strong.margin(fine_null) == pytest.approx(0.4)
     assert strong.clears(None) is None
@@ -296,20 +298,38 @@ def test_cli_builds_refuses_foreign_folders_and_rebuilds(built, tmp_path):
     assert res.exit_code == 2 and "holds the results folder" in res.output
 
 
-def test_best_attack_by_auc_and_at_low_fpr_ignores_controls():
+def _agg(**kw):
+    from mia_bench.aggregate import AggRow, row_flags
+
+    base = {"key": "k", "attack": "a", "target": "t", "defense": "none", "seed": 0, "control": False,
+            "model_free": False, "biometric": False, "auc": 0.6, "auc_ci": (0.55, 0.65), "seeds": [0, 1, 2]}
+    row = AggRow(**{**base, **kw})
+    row.flags = row_flags(row)
+    return row
+
+
+def test_best_attack_and_flags_come_from_the_rows_over_seeds():
+    """The index reports rows over seeds: controls never win, a per-seed control off chance
+    is a mark on its seed, not a flag, and clearing the null control is the paired margin."""
     from mia_bench.site.views import TrackView
     from mia_bench.tracks import Track
 
-    rows = [_view(attack="wide", auc=0.95, auc_ci=(0.9, 0.99), tpr_01=0.02, tpr_1=0.3),
-            _view(attack="sharp", auc=0.85, auc_ci=(0.8, 0.9), tpr_01=0.2, tpr_1=0.25),
-            _view(attack="n", control=True, target="t (null)", auc=0.99, auc_ci=(0.98, 1.0), tpr_01=0.9),
-            _view(attack="blind", model_free=True, auc=0.97, auc_ci=(0.96, 0.98), tpr_01=0.8)]
-    tv = TrackView(Track("d|pair|biometric", "t"), SimpleNamespace(slug="s"), rows)
-    assert tv.best_auc.row.attack == "wide" and tv.best_low_fpr.row.attack == "sharp"
-    assert tv.best_1.row.attack == "wide"
-    for v in rows[:2]:
-        v.row.tpr_01 = None
-    assert tv.best_low_fpr is None and tv.control_summary["n_failing"] == 2
+    agg = [_agg(attack="wide", auc=0.95, auc_ci=(0.9, 0.99), tpr_01=0.02, tpr_1=0.3, margin_null_ci=(0.3, 0.5)),
+           _agg(attack="sharp", auc=0.85, auc_ci=(0.8, 0.9), tpr_01=0.2, tpr_1=0.25, margin_null_ci=(-0.02, 0.4)),
+           _agg(attack="n", control=True, target="t (null)", auc=0.99, auc_ci=(0.98, 1.0), tpr_01=0.9),
+           _agg(attack="blind", model_free=True, auc=0.47, auc_ci=(0.44, 0.52), tpr_01=0.8)]
+    # one seed of the fine blind baseline excludes 0.5 on its own
+    seeds = [_view(attack="blind", model_free=True, seed=s, auc=a, auc_ci=ci)
+             for s, a, ci in ((0, 0.42, (0.35, 0.49)), (1, 0.5, (0.43, 0.57)), (2, 0.49, (0.42, 0.56)))]
+    tv = TrackView(Track("d|pair|biometric", "t"), SimpleNamespace(slug="s"), seeds, agg)
+    assert tv.best_auc.attack == "wide" and tv.best_low_fpr.attack == "sharp" and tv.best_1.attack == "wide"
+    assert seeds[0].flags == ["off chance (this seed)"]
+    summary = tv.control_summary
+    assert summary["n_failing"] == 1  # the null control at 0.99, not the blind seed
+    assert summary["n_clear"] == 1 and summary["n_within"] == 1 and summary["n_no_null"] == 0
+    for r in agg[:2]:
+        r.tpr_01 = None
+    assert tv.best_low_fpr is None
 
 
 def test_minify_svg_rounds_coordinates_but_keeps_text():
@@ -365,3 +385,20 @@ def test_an_attack_whose_null_control_failed_still_renders(built, tmp_path):
     html = (site / "toy" / "entries" / f"{attack.key}.html").read_text()
     assert "the null control failed" in html and "no null control in this results folder" not in html
     assert f"{null.key}.html" in {p.name for p in (site / "toy" / "entries").iterdir()}
+
+
+def test_track_page_leads_with_the_rows_over_seeds(built):
+    """Each track page opens with the leaderboard's rows over seeds (what the flags count),
+    one per attack, target and defense, before the per-seed table."""
+    from mia_bench.leaderboard import aggregate_tracks
+    from mia_bench.site.sources import slug
+
+    tracks = aggregate_tracks(built.records["toy"], built.root / "runs" / "toy")
+    assert tracks
+    for track in tracks:
+        page = built.site / "toy" / f"{slug(track.key)}.html"
+        html = page.read_text()
+        assert html.index('id="over-seeds"') < html.index('id="per-seed"') < html.index('id="board"')
+        agg_table = html[html.index('id="agg"'):html.index("</table>", html.index('id="agg"'))]
+        assert agg_table.count("<tr class=") == len(track.rows)
+        assert not _parse(page).errors

@@ -10,11 +10,11 @@ list one result twice.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import MiaBenchError
-from ..leaderboard import build_tracks
+from ..leaderboard import aggregate_tracks, build_tracks
 from ..records import CellRecord, load_records
 from ..tracks import Track
 
@@ -29,12 +29,15 @@ def slug(text: str) -> str:
 
 @dataclass
 class Source:
-    """One results folder: its records, its tracks (from the leaderboard) and where its pages go."""
+    """One results folder: its records, its tracks (one row per seed), the same tracks
+    aggregated over seeds as on the folder's leaderboard (whose flags and margins the site
+    reports), and where its pages go."""
 
     name: str
     path: Path
     records: list[CellRecord]
     tracks: list[Track]
+    agg_tracks: list[Track] = field(default_factory=list)
 
     @property
     def slug(self) -> str:
@@ -68,8 +71,10 @@ def find_results_dirs(path: Path) -> list[tuple[str, Path]]:
     return [(p.relative_to(path).as_posix(), p) for p in found]
 
 
-def load_sources(paths: list[Path], out: Path | None = None) -> list[Source]:
-    """Every results folder under ``paths`` as a :class:`Source`; names made unique."""
+def load_sources(paths: list[Path], out: Path | None = None, n_boot: int = 1000) -> list[Source]:
+    """Every results folder under ``paths`` as a :class:`Source`; names made unique. The
+    aggregated tracks use the leaderboard's bootstrap (same ``n_boot``: the same numbers as
+    the folder's ``leaderboard.md``)."""
     sources, names = [], set()
     for given in paths:
         dirs = find_results_dirs(given)
@@ -87,7 +92,8 @@ def load_sources(paths: list[Path], out: Path | None = None) -> list[Source]:
             while slug(unique) in names:
                 unique, i = f"{name}-{i}", i + 1
             names.add(slug(unique))
-            sources.append(Source(unique, folder, records, build_tracks(records)))
+            sources.append(Source(unique, folder, records, build_tracks(records),
+                                  aggregate_tracks(records, folder, n_boot)))
     if not sources:
         raise SiteError(f"no readable result records under {', '.join(map(str, paths))}")
     return sources

@@ -2,16 +2,23 @@
 the realised operating point behind each low-FPR number, the margins over the controls,
 and the flags a reader must not miss.
 
-Choices (the issue is silent on them, so they are stated here and on the pages):
+What the site *reports* (the index's best attacks, control counts and flags) comes from
+the rows aggregated over seeds, as on the folder's leaderboard: a per-seed 95% interval
+excludes 0.5 on one control seed in twenty by chance, so flagging per seed would raise
+false alarms that grow with the number of seeds. Over seeds:
 
-- A row *clears* a control when its AUC interval lies wholly above the control's
-  interval (the two 95% intervals are disjoint). Conservative, and it uses the records'
-  own intervals (cluster bootstrap at pair level) rather than a re-bootstrap here that
-  would not know the groups.
-- The blind baseline of a track is its strongest model-free row (same seed when there
-  is one): the margin over it is the part of an attack's AUC the model is needed for.
-- A control *fails* when its interval excludes 0.5; a row is *inverted* when its interval
-  lies wholly below 0.5 (its scores rank non-members higher).
+- a row *clears* its null control when the paired 95% interval of its margin over the
+  control lies above 0;
+- a control is *off chance* when its interval excludes 0.5, and an attack is *inverted*
+  when its interval lies wholly below 0.5 (:func:`mia_bench.aggregate.row_flags`).
+
+Per seed (the per-seed tables and entry pages), for a reader who wants each seed:
+
+- a row clears a control when its AUC interval lies wholly above the control's (the two
+  95% intervals are disjoint), from the records' own intervals;
+- the blind baseline of a row is the strongest model-free row of its seed;
+- a control whose interval excludes 0.5 is marked *off chance (this seed)*, a row whose
+  interval lies below 0.5 *inverted (this seed)*: marks to look at, not verdicts.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..aggregate import FLAG_INVERTED, FLAG_OFF_CHANCE, AggRow
 from ..leaderboard import defense_label
 from ..metrics import roc_curve
 from ..records import CellRecord
@@ -27,6 +35,8 @@ from ..tracks import Row, Track
 from .sources import Source, slug
 
 LOW_FPRS = (0.01, 0.001)
+SEED_OFF_CHANCE = "off chance (this seed)"
+SEED_INVERTED = "inverted (this seed)"
 
 
 @dataclass(frozen=True)
@@ -161,9 +171,9 @@ class RowView:
         if self.row.error:
             out.append("error")
         if self.failing_control:
-            out.append("failing control")
+            out.append(SEED_OFF_CHANCE)
         if self.inverted:
-            out.append("inverted")
+            out.append(SEED_INVERTED)
         return out
 
     def compare_json(self) -> dict:
@@ -186,6 +196,7 @@ class TrackView:
     track: Track
     source: Source
     rows: list[RowView]
+    agg: list[AggRow] = field(default_factory=list)  # the track's rows over all seeds
 
     @property
     def slug(self) -> str:
@@ -200,6 +211,10 @@ class TrackView:
         return [v for v in self.rows if v.kind == "attack" and v.ok]
 
     @property
+    def agg_attacks(self) -> list[AggRow]:
+        return [r for r in self.agg if not (r.control or r.model_free) and r.auc is not None]
+
+    @property
     def threat(self) -> str:
         return self.track.key.rsplit("|", 1)[-1]
 
@@ -212,33 +227,39 @@ class TrackView:
         return sorted({v.row.seed for v in self.rows})
 
     @property
-    def best_auc(self) -> RowView | None:
-        return max(self.attacks, key=lambda v: v.auc, default=None)
+    def best_auc(self) -> AggRow | None:
+        """The attack with the best AUC over seeds (controls never count)."""
+        return max(self.agg_attacks, key=lambda r: r.auc or 0.0, default=None)
 
     @property
-    def best_low_fpr(self) -> RowView | None:
-        """Best TPR at 0.1% FPR (ties: higher AUC); None when no row resolves it."""
-        resolved = [v for v in self.attacks if v.row.tpr_01 is not None]
-        return max(resolved, key=lambda v: (v.row.tpr_01, v.row.auc), default=None)
+    def best_low_fpr(self) -> AggRow | None:
+        """Best pooled TPR at 0.1% FPR (ties: higher AUC); None when no row resolves it."""
+        resolved = [r for r in self.agg_attacks if r.tpr_01 is not None]
+        return max(resolved, key=lambda r: (r.tpr_01, r.auc), default=None)
 
     @property
-    def best_1(self) -> RowView | None:
-        """Best TPR at 1% FPR (ties: higher AUC), the fallback where 0.1% is not resolvable."""
-        resolved = [v for v in self.attacks if v.row.tpr_1 is not None]
-        return max(resolved, key=lambda v: (v.row.tpr_1, v.row.auc), default=None)
+    def best_1(self) -> AggRow | None:
+        """Best pooled TPR at 1% FPR (ties: higher AUC), the fallback where 0.1% is not resolvable."""
+        resolved = [r for r in self.agg_attacks if r.tpr_1 is not None]
+        return max(resolved, key=lambda r: (r.tpr_1, r.auc), default=None)
 
     @property
-    def max_nonmembers(self) -> int:
-        return max((v.record.split.n_nonmembers for v in self.rows if v.record.split), default=0)
+    def pooled_nonmembers(self) -> int:
+        """Non-members pooled over the seeds (what resolves a low FPR over seeds)."""
+        per_seed: dict[int, int] = {}
+        for v in self.rows:
+            if v.record.split is not None:
+                per_seed[v.row.seed] = max(per_seed.get(v.row.seed, 0), v.record.split.n_nonmembers)
+        return sum(per_seed.values())
 
     @property
     def control_summary(self) -> dict[str, int]:
-        att = self.attacks
-        return {"n_clear": sum(v.clears(v.null) is True for v in att),
-                "n_within": sum(v.clears(v.null) is False for v in att),
-                "n_no_null": sum(v.null is None for v in att),
-                "n_failing": sum(v.failing_control for v in self.rows),
-                "n_inverted": sum(v.inverted for v in self.rows),
+        att = self.agg_attacks
+        return {"n_clear": sum(r.margin_null_ci is not None and r.margin_null_ci[0] > 0 for r in att),
+                "n_within": sum(r.margin_null_ci is not None and r.margin_null_ci[0] <= 0 for r in att),
+                "n_no_null": sum(r.margin_null_ci is None for r in att),
+                "n_failing": sum(FLAG_OFF_CHANCE in r.flags for r in self.agg),
+                "n_inverted": sum(FLAG_INVERTED in r.flags for r in self.agg),
                 "n_errors": sum(v.row.error is not None for v in self.rows)}
 
 
@@ -278,5 +299,6 @@ def track_views(source: Source, load_scores) -> list[TrackView]:
                 view.null, view.blind = _null_of(view, rows), _blind_of(view, rows)
             elif view.kind == "null":
                 view.blind = _blind_of(view, rows)
-        views.append(TrackView(track, source, rows))
+        agg = next((t.rows for t in source.agg_tracks if t.key == track.key), [])
+        views.append(TrackView(track, source, rows, [r for r in agg if isinstance(r, AggRow)]))
     return views
