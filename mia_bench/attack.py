@@ -86,10 +86,11 @@ class AttackContext:
     that knowledge (shadow-model attacks); ``build_shadow`` builds a model with a recipe
     on given samples, when the target plugin supports it.
     ``target_spec``: the target's spec string (without the control), so an attack can
-    rebuild the target's builder in a worker process (``plan.resolve("target", spec)``),
-    e.g. to train shadow models through ``executor``.
-    ``executor``: the run's :class:`~mia_bench.executor.Executor` for fanning out
-    independent work (shadow models); None means run it here, serially.
+    rebuild the target's builder in another process (``plan.resolve("target", spec)``).
+    ``executor``: the :class:`~mia_bench.executor.Executor` of the process the cell runs
+    in. Process and Ray runs parallelise over cell groups, and a cell inside a worker gets
+    the serial executor (no nested pools), so an attack fanning work out through it gains
+    nothing there; None means run it here, serially.
     """
 
     auxiliary: AuxiliaryData

@@ -23,7 +23,6 @@ entry holding its masks and the models' statistics.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -83,38 +82,6 @@ def model_seed(seed: int, index: int) -> int:
     return int(stable_hash(["lira-shadow", seed, index], 8), 16)
 
 
-@dataclass
-class _TrainTask:
-    """One shadow model to train in a worker (picklable: the target spec, not the builder)."""
-
-    target_spec: str
-    samples: Samples
-    seed: int
-    cache_root: str
-
-
-def train_shadow_task(task: _TrainTask) -> bool:
-    """Worker side: rebuild the target's builder from its spec and train (or find) one shadow."""
-    from mia_bench.cache import Cache
-    from mia_bench.api import resolve
-
-    shadow = resolve("target", task.target_spec).build_shadow(task.samples, task.seed, Cache(task.cache_root))
-    return bool(shadow.info.get("trained_now"))
-
-
-def train_on_executor(context: AttackContext, train_sets: list[Samples], seeds: list[int]) -> int:
-    """Fan shadow trainings out over the run's parallel executor (one task per model); returns
-    how many trained now. Serially (no parallel executor) they train where they are loaded."""
-    from mia_bench.executor import SerialExecutor
-
-    executor = getattr(context, "executor", None)
-    spec = getattr(context, "target_spec", None)
-    if executor is None or isinstance(executor, SerialExecutor) or spec is None or not train_sets:
-        return 0
-    tasks = [_TrainTask(spec, samples, seed, str(context.cache.root)) for samples, seed in zip(train_sets, seeds)]
-    return sum(executor.map(train_shadow_task, tasks, desc="shadow models" if context.progress else None))
-
-
 def pool_statistics(context: AttackContext, pool: Samples, masks: np.ndarray, seed: int, stat_fn, stat_key: dict,
                     ) -> tuple[np.ndarray, dict]:
     """``(n_models, n_pool, n_views)`` statistics of every pool pair on every shadow model.
@@ -129,11 +96,10 @@ def pool_statistics(context: AttackContext, pool: Samples, masks: np.ndarray, se
     train_sets = [pool.subset(np.flatnonzero(m)) for m in masks]
     seeds = [model_seed(seed, i) for i in range(len(masks))]
     pool_fp = pool.fingerprint()
-    compute = training_compute()  # the shadows train here or in workers like this one (see training_compute)
+    compute = training_compute()  # the shadows train here, in this cell's process (see training_compute)
     keys = [stable_hash({"recipe": context.target_recipe, "train": t.fingerprint(), "seed": s, "pool": pool_fp,
-                         "compute": compute, **stat_key, "v": "lira-stats/2"}) for t, s in zip(train_sets, seeds)]
-    missing = [i for i, k in enumerate(keys) if not context.cache.has("lira-stats", k)]
-    trained = train_on_executor(context, [train_sets[i] for i in missing], [seeds[i] for i in missing])
+                         "compute": compute, **stat_key, "v": "lira-stats/3"}) for t, s in zip(train_sets, seeds)]
+    trained = 0
     stats = []
     for train, model_seed_i, key in zip(train_sets, seeds, keys):
         def build(work, train=train, model_seed_i=model_seed_i):

@@ -53,13 +53,15 @@ def pair_statistics(target, media: np.ndarray, texts: Sequence[str], statistic: 
     already resolved for the target's modality (:func:`resolve_queries`)."""
     if statistic not in STATISTICS:
         raise ValueError(f"statistic={statistic!r} is not valid; valid: {', '.join(STATISTICS)}")
-    text = target.encode_text(list(texts))
-    cand = target.encode_text(list(candidates)) if statistic != "atanh-cos" else None
+    # products in float64: a float32 product's last bits follow the BLAS kernel's summation
+    # order, and LiRA's Gaussian fits and RMIA's ratios would inherit them
+    text = np.asarray(target.encode_text(list(texts)), dtype=np.float64)
+    cand = np.asarray(target.encode_text(list(candidates)), dtype=np.float64) if statistic != "atanh-cos" else None
     scale = float(target.logit_scale)
     out = []
     for view in query_views(media, queries):
-        emb = target.encode_media(view)
-        cos = (emb * text).sum(1).astype(np.float64)
+        emb = np.asarray(target.encode_media(view), dtype=np.float64)
+        cos = (emb * text).sum(1)
         if statistic == "atanh-cos":
             out.append(atanh_cosine(cos))
             continue
