@@ -67,3 +67,25 @@ def test_report_lists_the_seeds_and_keeps_each_seed_in_the_json(tmp_path):
     saved = json.loads((tmp_path / "ablation.json").read_text())
     assert [r["seed"] for r in saved["per_seed"]] == list(SEEDS)
     assert "_scores" not in saved["per_seed"][0]["rows"][0] and saved["environment"] == {"git_revision": "abc"}
+
+
+def test_a_recheck_of_chosen_rows_names_them_and_runs_no_sweeps(tmp_path):
+    per_seed = [{**r, "sweeps": {}, "variants": ["stronger"]} for r in _results()]
+    agg = aggregate_ablation(per_seed, n_boot=100)
+    assert agg["sweeps"] == {} and agg["variants"] == ["stronger"]
+    write_report(agg, tmp_path, per_seed)
+    text = (tmp_path / "ablation.md").read_text()
+    assert '--variant "stronger"' in text and "auc_vs_k.png" not in text
+    assert not (tmp_path / "auc_vs_k.png").exists()
+
+
+def test_variant_labels_are_checked_before_anything_runs():
+    import click
+
+    from mia_bench_umid.ablation import VARIANTS, pick_variants
+
+    assert pick_variants() == VARIANTS
+    picked = pick_variants(("space lowres:8", "30 steps, S only", "space lowres:8"))
+    assert [label for label, _ in picked] == [VARIANTS[0][0], "space lowres:8", "30 steps, S only"]
+    with pytest.raises(click.BadParameter, match="'lowres 8' is not a row of the ablation; valid: .*'space lowres:8'"):
+        pick_variants(("lowres 8",))

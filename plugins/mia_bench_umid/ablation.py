@@ -5,6 +5,9 @@ single detectors vs the ensemble, inversion space, reference set, and sweeps ove
 steps (plotted as AUC/accuracy vs parameter, like the paper's Figures 4 and 5), plus the
 text-kNN baseline and the null-target control. Inversions are cached per inversion
 setting, so decision-only variants cost nothing extra.
+
+``--variant LABEL`` (repeatable) re-checks chosen rows on further seeds: the default, those
+rows, the text-kNN baseline and the null control, without the sweeps.
 """
 
 from __future__ import annotations
@@ -61,19 +64,37 @@ def _evaluate(session, attack: str, options: dict, control: str = "none") -> dic
             "forward_backward_rows": out.info.get("forward_backward_rows")}
 
 
-def run_ablation(target: str, dataset: str, seed: int, cache_dir: Path | None) -> dict:
+def pick_variants(labels: tuple[str, ...] = ()) -> list[tuple[str, dict]]:
+    """The default row, then the named rows (all rows when none is named)."""
+    known = dict(VARIANTS)
+    unknown = [label for label in labels if label not in known]
+    if unknown:
+        raise click.BadParameter(f"{', '.join(map(repr, unknown))} is not a row of the ablation; valid: "
+                                 f"{', '.join(repr(v) for v, _ in VARIANTS[1:])}", param_hint="--variant")
+    if not labels:
+        return list(VARIANTS)
+    return [VARIANTS[0]] + [(label, known[label]) for label in dict.fromkeys(labels) if label != VARIANTS[0][0]]
+
+
+def run_ablation(target: str, dataset: str, seed: int, cache_dir: Path | None,
+                 variants: tuple[str, ...] = ()) -> dict:
+    """One seed's rows; with ``variants`` only the default, those rows and the baseline and
+    control rows, and no sweeps."""
     from mia_bench.api import Session
     from mia_bench.results import environment
 
     session = Session(target, dataset, seed, cache_dir)
     rows = []
-    for label, opts in VARIANTS:
+    for label, opts in pick_variants(variants):
         rows.append({"variant": label, "options": {**DEFAULT, **opts}, **_evaluate(session, "umid", {**DEFAULT, **opts})})
     rows.append({"variant": "text-kNN baseline (no inversion)", "options": {}, **_evaluate(session, "text-knn", {})})
     rows.append({"variant": "null target, S only", "options": {"features": ["S"]},
                  **_evaluate(session, "umid", {**DEFAULT, "features": ["S"]}, control="null")})
     rows.append({"variant": "null target, default", "options": {}, **_evaluate(session, "umid", DEFAULT, control="null")})
-    sweeps = {"k": [], "steps": []}
+    sweeps: dict = {"k": [], "steps": []}
+    if variants:
+        return {"target": target, "dataset": dataset, "seed": seed, "rows": rows, "sweeps": {},
+                "variants": list(variants), "environment": environment()}
     for k in K_SWEEP:
         for feats in (["S"], ["S", "D"]):
             sweeps["k"].append({"k": k, "features": feats, **_evaluate(session, "umid", {**DEFAULT, "k": k, "features": feats})})
@@ -120,10 +141,10 @@ def aggregate_ablation(results: list[dict], n_boot: int = 1000) -> dict:
         row["delta_vs_default"] = row["auc"] - base["auc"]
         row["delta_ci"] = [float(np.quantile(diff, 0.025)), float(np.quantile(diff, 0.975))]
         row["seeds_above_default"] = sum(row["auc_per_seed"][k] > base["auc_per_seed"][k] for k in row["auc_per_seed"])
-    sweeps = {kind: [combine([r["sweeps"][kind][i] for r in results])[0] for i in range(len(results[0]["sweeps"][kind]))]
-              for kind in ("k", "steps")}
+    sweeps = {kind: [combine([r["sweeps"][kind][i] for r in results])[0] for i in range(len(points))]
+              for kind, points in results[0]["sweeps"].items()}
     return {"target": results[0]["target"], "dataset": results[0]["dataset"], "seeds": seeds, "rows": rows,
-            "sweeps": sweeps, "environment": results[-1]["environment"]}
+            "sweeps": sweeps, "variants": results[0].get("variants", []), "environment": results[-1]["environment"]}
 
 
 def _strip(result: dict) -> dict:
@@ -141,7 +162,7 @@ def write_report(result: dict, out_dir: Path, per_seed: list[dict] | None = None
     seeds = result["seeds"]
     from mia_bench.aggregate import seed_options
 
-    seed_args = seed_options(seeds)
+    seed_args = seed_options(seeds) + "".join(f' --variant "{v}"' for v in result.get("variants", []))
     lines = [f"# UMID ablation\n\nTarget `{result['target']}` on `{result['dataset']}`, development seeds "
              f"{', '.join(map(str, seeds))} (each its own split, target and null target), identity level, 100 members "
              "vs 100 non-members per seed. AUC: mean over seeds with a two-level bootstrap 95% CI (seeds, then "
@@ -153,7 +174,7 @@ def write_report(result: dict, out_dir: Path, per_seed: list[dict] | None = None
              "non-members the hard decision calls members. s/query = inversion cost. "
              "With oriented-z the continuous score is the signed z-score, so single detectors "
              "change only the hard decision (acc), not the AUC. "
-             f"Regenerate with `mia-bench umid-ablation{seed_args} --out leaderboards/umid`.\n",
+             f"Regenerate with `mia-bench umid-ablation{seed_args} --out {out_dir.as_posix()}`.\n",
              "| variant | AUC [95% CI] | per seed | Δ vs default [95% CI] | acc | best acc | TPR@1% "
              "| FPR on real non-member names | s/query |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -167,6 +188,9 @@ def write_report(result: dict, out_dir: Path, per_seed: list[dict] | None = None
         lines.append(f"| {r['variant']} | {r['auc']:.3f} [{r['auc_ci'][0]:.2f}, {r['auc_ci'][1]:.2f}] | {per} | "
                      f"{delta} | {r['accuracy']:.3f} | {r['best_accuracy']:.3f} | {tpr} | {fpr} | "
                      f"{r['seconds_per_query']:.3f} |")
+    if not result["sweeps"]:  # a re-check of chosen rows: no sweeps were run
+        atomic_write_text(out_dir / "ablation.md", "\n".join(lines) + "\n")
+        return
     atomic_write_text(out_dir / "ablation.md",
                       "\n".join(lines) + "\n\n![AUC vs K](auc_vs_k.png) ![AUC vs steps](auc_vs_steps.png)\n")
     _plot_sweep(result["sweeps"]["k"], "k", "restarts K", out_dir / "auc_vs_k.png")
@@ -210,10 +234,14 @@ def _plot_sweep(points: list[dict], key: str, xlabel: str, path: Path) -> None:
                    "UMID's defaults.")
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=Path("leaderboards/umid"), help="Output folder.")
 @click.option("--cache", type=click.Path(path_type=Path), default=None, help="Cache folder.")
-def umid_ablation(target, dataset, seeds, out, cache) -> None:
+@click.option("--variant", "variants", multiple=True,
+              help="Re-check only this row (repeat the option), e.g. \"space lowres:8\": the default, the named rows, "
+                   "the text-kNN baseline and the null control, without the sweeps. Default: every row and sweep.")
+def umid_ablation(target, dataset, seeds, out, cache, variants) -> None:
     """Measure every UMID variant (features, decisions, detectors, spaces, references, K and steps
     sweeps) on each seed, and aggregate the seeds."""
-    per_seed = [run_ablation(target, dataset, seed, cache) for seed in sorted(set(seeds))]
+    pick_variants(variants)  # a typo fails here, before any model trains
+    per_seed = [run_ablation(target, dataset, seed, cache, variants) for seed in sorted(set(seeds))]
     write_report(aggregate_ablation(per_seed), out, per_seed)
     click.echo((out / "ablation.md").read_text())
     click.echo(json.dumps({"written": str(out)}))
