@@ -58,6 +58,11 @@ def trained_models(cache: Path) -> int:
     return sum(1 for kind in ("targets", "shadows") if (cache / kind).is_dir() for _ in (cache / kind).iterdir())
 
 
+def seeds_run(cells: Path) -> list[str]:
+    """The run seeds of the cells a run wrote (the suite's own when no --seed was given)."""
+    return sorted({str(json.loads(p.read_text())["cell"]["seed"]) for p in cells.glob("*.json")}, key=int)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--suite", default="quick")
@@ -72,6 +77,7 @@ def main() -> None:
         print(f"[suite_time] cold: {' '.join(cmd)} (empty cache)", file=sys.stderr, flush=True)
         cold = timed_run([*cmd, "--out", str(Path(tmp) / "cold")], env)
         cold["cells"] = len(list((Path(tmp) / "cold" / "cells").glob("*.json")))
+        ran = seeds_run(Path(tmp) / "cold" / "cells")
         print("[suite_time] warm: the same into a fresh folder", file=sys.stderr, flush=True)
         before = trained_models(Path(tmp) / "cache")
         warm = timed_run([*cmd, "--out", str(Path(tmp) / "warm")], env)
@@ -80,7 +86,7 @@ def main() -> None:
         warm["models_trained"] = trained_models(Path(tmp) / "cache") - before
     from mia_bench.results import environment
 
-    entry = {"suite": args.suite, "seeds": seeds or "suite default", "command": " ".join(cmd),
+    entry = {"suite": args.suite, "seeds": ran, "seeds_given": bool(seeds), "command": " ".join(cmd),
              "cold": cold, "warm": warm, "cpu_count": os.cpu_count(), "git_revision": environment()["git_revision"],
              "date": time.strftime("%Y-%m-%d"), "load_average_1min": [load_start, os.getloadavg()[0]]}
     path = args.out / "suite_time.json"
@@ -101,7 +107,8 @@ def to_markdown(data: dict) -> str:
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for e in data.values():
         c, w = e["cold"], e["warm"]
-        seeds = e["seeds"] if isinstance(e["seeds"], str) else ",".join(e["seeds"])
+        seeds = e["seeds"] if isinstance(e["seeds"], str) else ", ".join(e["seeds"])
+        seeds += "" if e.get("seeds_given", True) else " (the suite's)"
         lines.append(f"| {e['suite']} | {seeds} | {c['cells']} | {_mmss(c['wall_s'])} | {c['peak_kb'] / 1024 ** 2:.1f} GB "
                      f"| {c['models_trained']} | {_mmss(w['wall_s'])} | {w['models_trained']} | {e['cpu_count']} "
                      f"| {e['load_average_1min'][0]:.1f}, {e['load_average_1min'][1]:.1f} | {e['git_revision']} "
