@@ -24,9 +24,16 @@ mia-bench run --suite defenses-quick --out leaderboards/defenses-quick --no-prog
 mia-bench run --suite defenses-encodermi --out leaderboards/defenses-encodermi --no-progress
 mia-bench run --suite defenses-dp --out leaderboards/defenses-dp --no-progress  # needs .[dp]
 mia-bench umid-ablation --out leaderboards/umid  # development seeds 100, 101, 102: it chooses UMID's defaults
+# its two closest candidates again, on development seeds no choice has seen (docs/seeds.md)
+mia-bench umid-ablation --seed 103 --seed 104 --seed 105 --variant "space lowres:8" --variant "30 steps, S only" \
+  --out leaderboards/umid/recheck
+# UMID's inversion steps on CLAP, development seeds (docs/seeds.md)
+rm -rf leaderboards/dev/umid-clap/cells
+mia-bench run -a "umid?steps=100" -a "umid?steps=30" -a "umid?steps=100&score=ensemble" -a "umid?steps=30&score=ensemble" \
+  -t clap-micro -d pii-voices-small --seed 100 --seed 101 --seed 102 --out leaderboards/dev/umid-clap --no-progress
 mia-bench umid-exposure --out leaderboards/exposure
 mia-bench encodermi-table --rerun --no-progress  # seeds 0, 1, 2
-for d in quick quick-audio controls-audio lira defenses-quick defenses-encodermi defenses-dp; do
+for d in quick quick-audio controls-audio lira defenses-quick defenses-encodermi defenses-dp dev/umid-clap; do
   mia-bench leaderboard --out "leaderboards/$d"  # re-render with the current renderer (runs also write it)
 done
 python benchmarks/umid_batching.py
@@ -35,3 +42,4 @@ python benchmarks/throughput.py --threads 1   # idle machine
 python benchmarks/suite_time.py --suite quick # idle machine: cold (empty cache) and warm wall time
 mia-bench site --out leaderboards/site leaderboards
 mia-bench readme README.md                    # the README's include blocks, from the files above
+mia-bench readme docs/seeds.md
