@@ -63,6 +63,21 @@ def seeds_run(cells: Path) -> list[str]:
     return sorted({str(json.loads(p.read_text())["cell"]["seed"]) for p in cells.glob("*.json")}, key=int)
 
 
+def cpu_description() -> str:
+    """The CPU's model and its widest vector extension: two machines that both call themselves
+    "AMD EPYC" ran this suite 1.6x apart (docs in the README's speed section)."""
+    from mia_bench.results import cpu_model
+
+    try:
+        flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("flags")), [])
+    except OSError:
+        flags = []
+    simd = next((name for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("neon", "NEON")) if flag in flags),
+                None)
+    return " ".join(p for p in (cpu_model() or "unknown CPU", f"({simd})" if simd else "") if p)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--suite", default="quick")
@@ -87,7 +102,8 @@ def main() -> None:
     from mia_bench.results import environment
 
     entry = {"suite": args.suite, "seeds": ran, "seeds_given": bool(seeds), "command": " ".join(cmd),
-             "cold": cold, "warm": warm, "cpu_count": os.cpu_count(), "git_revision": environment()["git_revision"],
+             "cold": cold, "warm": warm, "cpu_count": os.cpu_count(),
+             "cpu": cpu_description(), "git_revision": environment()["git_revision"],
              "date": time.strftime("%Y-%m-%d"), "load_average_1min": [load_start, os.getloadavg()[0]]}
     path = args.out / "suite_time.json"
     data = json.loads(path.read_text()) if path.exists() else {}
@@ -103,14 +119,15 @@ def to_markdown(data: dict) -> str:
              "`python benchmarks/suite_time.py --suite SUITE`: `mia-bench run` under `/usr/bin/time -v`, first with an "
              "empty cache (everything trained), then again into a fresh results folder with the filled cache.", "",
              "| suite | seeds | cells | cold wall | cold peak memory | models trained cold | warm wall | models trained warm "
-             "| cores | load avg (start, end) | git | date |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| cores | CPU | load avg (start, end) | git | date |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for e in data.values():
         c, w = e["cold"], e["warm"]
         seeds = e["seeds"] if isinstance(e["seeds"], str) else ", ".join(e["seeds"])
         seeds += "" if e.get("seeds_given", True) else " (the suite's)"
         lines.append(f"| {e['suite']} | {seeds} | {c['cells']} | {_mmss(c['wall_s'])} | {c['peak_kb'] / 1024 ** 2:.1f} GB "
                      f"| {c['models_trained']} | {_mmss(w['wall_s'])} | {w['models_trained']} | {e['cpu_count']} "
+                     f"| {e.get('cpu', 'not recorded')} "
                      f"| {e['load_average_1min'][0]:.1f}, {e['load_average_1min'][1]:.1f} | {e['git_revision']} "
                      f"| {e['date']} |")
     return "\n".join(lines) + "\n"
