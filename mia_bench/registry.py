@@ -127,6 +127,13 @@ class Registry(Generic[T]):
         return name in self._entries
 
 
+def _list_hint(error: dict) -> str:
+    """A spec string writes a list as JSON: say so when a bare word was given for a list."""
+    if error.get("type") == "list_type" and isinstance(error.get("input"), str):
+        return f" (write a list in JSON, e.g. {error['loc'][0]}=[\"{error['input']}\"])"
+    return ""
+
+
 def validate_options(component: Any, kind: str, options: dict[str, Any]) -> BaseModel:
     """Validate options against ``component.Options``; errors name the option, value and valid choices."""
     model: type[BaseModel] = getattr(component, "Options", None) or _NoOptions
@@ -141,7 +148,7 @@ def validate_options(component: Any, kind: str, options: dict[str, Any]) -> Base
         return model(**options)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(map(str, e['loc']))}={e.get('input')!r}: {e['msg']}" for e in exc.errors()
+            f"{'.'.join(map(str, e['loc']))}={e.get('input')!r}: {e['msg']}{_list_hint(e)}" for e in exc.errors()
         )
         raise InvalidOptionsError(f"Invalid options for {kind} {component.name!r}: {problems}.") from None
 

@@ -223,3 +223,12 @@ def test_bad_score_fails_when_the_plan_is_resolved():
 
     with pytest.raises(InvalidOptionsError, match="score='plain'.*ensemble, oriented-z"):
         build_plan(["umid?score=plain"], ["clip-micro-vit"], ["pii-faces"], None, [0])
+
+
+def test_a_bare_word_for_a_list_option_says_how_to_write_the_list():
+    from mia_bench.plan import build_plan
+
+    with pytest.raises(InvalidOptionsError, match=r"features='S': .*write a list in JSON, e\.g\. features=\[\"S\"\]"):
+        build_plan(["umid?features=S"], ["clip-micro-vit"], ["pii-faces"], None, [0])
+    plan = build_plan(['umid?features=["S"]'], ["clip-micro-vit"], ["pii-faces"], None, [0])
+    assert plan.cells
