@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Generic, Iterator, TypeVar
+from typing import Any, Generic, Iterator, Mapping, TypeVar
 from urllib.parse import unquote
 
 from pydantic import BaseModel, ValidationError
@@ -127,7 +127,7 @@ class Registry(Generic[T]):
         return name in self._entries
 
 
-def _list_hint(error: dict) -> str:
+def _list_hint(error: Mapping[str, Any]) -> str:
     """A spec string writes a list as JSON: say so when a bare word was given for a list."""
     if error.get("type") == "list_type" and isinstance(error.get("input"), str):
         return f" (write a list in JSON, e.g. {error['loc'][0]}=[\"{error['input']}\"])"
