@@ -65,17 +65,11 @@ def seeds_run(cells: Path) -> list[str]:
 
 def cpu_description() -> str:
     """The CPU's model and its widest vector extension: two machines that both call themselves
-    "AMD EPYC" ran this suite 1.6x apart (docs in the README's speed section)."""
-    from mia_bench.results import cpu_model
+    "AMD EPYC" ran this suite 1.6x apart (the README's speed section)."""
+    from mia_bench.results import cpu_model, cpu_simd
 
-    try:
-        flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                      if line.startswith("flags")), [])
-    except OSError:
-        flags = []
-    simd = next((name for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("neon", "NEON")) if flag in flags),
-                None)
-    return " ".join(p for p in (cpu_model() or "unknown CPU", f"({simd})" if simd else "") if p)
+    simd = cpu_simd()
+    return (cpu_model() or "unknown CPU") + (f" ({simd})" if simd else "")
 
 
 def main() -> None:

@@ -29,17 +29,30 @@ PACKAGES = ("mia-bench", "torch", "open_clip_torch", "numpy", "scipy", "scikit-l
             "opacus")
 
 
+def _cpuinfo(field: str) -> str | None:
+    """The first ``field`` of /proc/cpuinfo (Linux), or None."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(field):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
 def cpu_model() -> str | None:
     """The CPU's model name: numpy's and torch's SIMD kernels round differently on different
     CPUs, so an embedded world rendered on another CPU can differ in its last bits (and then
     in its fingerprint, and in every model trained on it)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
+    return _cpuinfo("model name") or platform.processor() or None
+
+
+def cpu_simd() -> str | None:
+    """The CPU's widest vector extension (AVX-512, AVX2, NEON), or None: two CPUs with one
+    model name can differ in it, and with it in speed and in float rounding."""
+    flags = set(((_cpuinfo("flags") or _cpuinfo("Features")) or "").split())
+    return next((name for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("asimd", "NEON"), ("neon", "NEON"))
+                 if flag in flags), None)
 
 
 @lru_cache(maxsize=1)

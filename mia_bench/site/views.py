@@ -207,10 +207,6 @@ class TrackView:
         return f"{self.source.slug}/{self.slug}.html"
 
     @property
-    def attacks(self) -> list[RowView]:
-        return [v for v in self.rows if v.kind == "attack" and v.ok]
-
-    @property
     def agg_attacks(self) -> list[AggRow]:
         return [r for r in self.agg if not (r.control or r.model_free) and r.auc is not None]
 

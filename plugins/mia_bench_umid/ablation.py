@@ -91,10 +91,14 @@ def run_ablation(target: str, dataset: str, seed: int, cache_dir: Path | None,
     rows.append({"variant": "null target, S only", "options": {"features": ["S"]},
                  **_evaluate(session, "umid", {**DEFAULT, "features": ["S"]}, control="null")})
     rows.append({"variant": "null target, default", "options": {}, **_evaluate(session, "umid", DEFAULT, control="null")})
+    sweeps = {} if variants else _sweeps(session)
+    return {"target": target, "dataset": dataset, "seed": seed, "rows": rows, "sweeps": sweeps,
+            "variants": list(variants), "environment": environment()}
+
+
+def _sweeps(session) -> dict:
+    """AUC against K and against steps, with S only and with S+D."""
     sweeps: dict = {"k": [], "steps": []}
-    if variants:
-        return {"target": target, "dataset": dataset, "seed": seed, "rows": rows, "sweeps": {},
-                "variants": list(variants), "environment": environment()}
     for k in K_SWEEP:
         for feats in (["S"], ["S", "D"]):
             sweeps["k"].append({"k": k, "features": feats, **_evaluate(session, "umid", {**DEFAULT, "k": k, "features": feats})})
@@ -102,7 +106,7 @@ def run_ablation(target: str, dataset: str, seed: int, cache_dir: Path | None,
         for feats in (["S"], ["S", "D"]):
             sweeps["steps"].append({"steps": steps, "features": feats,
                                     **_evaluate(session, "umid", {**DEFAULT, "steps": steps, "features": feats})})
-    return {"target": target, "dataset": dataset, "seed": seed, "rows": rows, "sweeps": sweeps, "environment": environment()}
+    return sweeps
 
 
 def aggregate_ablation(results: list[dict], n_boot: int = 1000) -> dict:
